@@ -1,0 +1,55 @@
+//! The toolchain cargo will use in a directory (rustup may pick one per directory).
+
+use std::path::Path;
+use std::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolchainError {
+    #[error("could not run `{cmd}`: {source}")]
+    Spawn { cmd: String, source: std::io::Error },
+    #[error("`{cmd}` failed: {stderr}")]
+    Failed { cmd: String, stderr: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toolchain {
+    /// `rustc -vV` output: version, commit, host, LLVM.
+    pub rustc_vv: String,
+    /// `cargo -V` output.
+    pub cargo_v: String,
+    pub host: String,
+}
+
+impl Toolchain {
+    pub fn detect(dir: &Path) -> Result<Toolchain, ToolchainError> {
+        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let rustc_vv = run(Command::new(&rustc).arg("-vV").current_dir(dir))?;
+        let cargo_v = run(Command::new(crate::cargo_bin()).arg("-V").current_dir(dir))?;
+        let host = rustc_vv
+            .lines()
+            .find_map(|l| l.strip_prefix("host: "))
+            .unwrap_or("unknown")
+            .trim()
+            .to_string();
+        Ok(Toolchain {
+            rustc_vv,
+            cargo_v,
+            host,
+        })
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<String, ToolchainError> {
+    let shown = format!("{cmd:?}");
+    let out = cmd.output().map_err(|source| ToolchainError::Spawn {
+        cmd: shown.clone(),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(ToolchainError::Failed {
+            cmd: shown,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

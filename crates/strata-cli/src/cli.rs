@@ -1,0 +1,306 @@
+//! The command line: a thin layer over strata-build and strata-store.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use strata_build::{Coverage, Options, Reporter, human_bytes};
+use strata_cargo::CargoCommand;
+use strata_store::Store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "strata",
+    version,
+    about = "Layered, content-addressed caching of Cargo builds",
+    long_about = "Runs cargo with the dependency layer and the workspace's crate layers restored \
+                  from a content-addressed store, and saves new layers after a successful build. \
+                  Cargo's arguments pass through untouched: `strata build --release -p foo`."
+)]
+pub struct Cli {
+    /// Print only warnings and errors (passed on to cargo as well)
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Say more about what strata does (passed on to cargo as well)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Store directory [default: $STRATA_STORE, else $XDG_CACHE_HOME/strata or ~/.cache/strata]
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CacheArgs {
+    /// Do not restore layers (cargo still runs; new layers are saved unless --no-save)
+    #[arg(long)]
+    no_restore: bool,
+    /// Do not save layers after the build
+    #[arg(long)]
+    no_save: bool,
+    /// Which commands the dependency layer serves: `all` (build, test, check, clippy) or `build`
+    /// (build and test only; a cold build is cheaper, check/clippy compile dependencies again)
+    #[arg(long, value_name = "build|all", default_value = "all")]
+    deps_for: String,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CargoArgs {
+    #[command(flatten)]
+    cache: CacheArgs,
+    /// Arguments for cargo, passed through untouched (`--release`, `-p`, `--features`, `--` …)
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CARGO ARGS"
+    )]
+    args: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// cargo build, with layers
+    Build(CargoArgs),
+    /// cargo check, with layers
+    Check(CargoArgs),
+    /// cargo test, with layers
+    Test(CargoArgs),
+    /// cargo clippy, with layers
+    Clippy(CargoArgs),
+    /// cargo doc, with layers (rustdoc output itself is not cached)
+    Doc(CargoArgs),
+    /// cargo run, with layers
+    Run(CargoArgs),
+    /// cargo bench, with layers
+    Bench(CargoArgs),
+    /// cargo nextest, with layers (`strata nextest run …`)
+    Nextest(CargoArgs),
+    /// Explain which part of the key changed since the previous build of this project
+    Why(CargoArgs),
+    /// Inspect and maintain the local store
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCommand {
+    /// Where the store is and what it holds
+    Stats,
+    /// Re-hash every blob and manifest; exits non-zero when something is wrong
+    Verify,
+    /// Print a layer's manifest as JSON (by ref name, e.g. `projects/…/crates`, or manifest id)
+    Show { name: String },
+    /// List refs and the manifests they name
+    Refs,
+    /// Delete least recently used layers until the store fits in SIZE
+    Gc {
+        /// Size budget: 500M, 10G, 1.5GiB, or bytes
+        #[arg(long, value_name = "SIZE")]
+        max_size: String,
+    },
+}
+
+pub fn main_with_args(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let cli = Cli::parse_from(args);
+    if std::env::var_os("STRATA_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("STRATA_LOG"))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    let (sub, cargo_args) = match &cli.command {
+        Command::Build(a) => ("build", a),
+        Command::Check(a) => ("check", a),
+        Command::Test(a) => ("test", a),
+        Command::Clippy(a) => ("clippy", a),
+        Command::Doc(a) => ("doc", a),
+        Command::Run(a) => ("run", a),
+        Command::Bench(a) => ("bench", a),
+        Command::Nextest(a) => ("nextest", a),
+        Command::Why(a) => return why(&cli, a),
+        Command::Store(s) => return store(&cli, s),
+    };
+    let cmd = cargo_command(&cli, sub, &cargo_args.args);
+    let rep = Reporter::new(cmd.verbosity());
+    let opts = match options(&cli, &cargo_args.cache) {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
+    };
+    let code = strata_build::run(&cmd, &opts, &rep);
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn cargo_command(cli: &Cli, sub: &str, args: &[String]) -> CargoCommand {
+    let mut args = args.to_vec();
+    // strata's own -q/-v apply to cargo too, as the issue of "behave as in cargo" asks.
+    if cli.quiet {
+        args.insert(0, "--quiet".into());
+    }
+    for _ in 0..cli.verbose {
+        args.insert(0, "--verbose".into());
+    }
+    CargoCommand::parse(sub, &args)
+}
+
+fn options(cli: &Cli, cache: &CacheArgs) -> Result<Options, String> {
+    let coverage = match cache.deps_for.as_str() {
+        "all" => Coverage::All,
+        "build" => Coverage::Build,
+        other => return Err(format!("--deps-for takes `build` or `all`, not `{other}`")),
+    };
+    Ok(Options {
+        store: cli.store.clone(),
+        coverage,
+        restore: !cache.no_restore,
+        save: !cache.no_save,
+    })
+}
+
+fn why(cli: &Cli, a: &CargoArgs) -> ExitCode {
+    // `strata why build --release` and `strata why --release` both work.
+    let (sub, rest) = match a.args.first().map(String::as_str) {
+        Some(s) if !s.starts_with('-') => (s.to_string(), a.args[1..].to_vec()),
+        _ => ("build".to_string(), a.args.clone()),
+    };
+    let cmd = cargo_command(cli, &sub, &rest);
+    let rep = Reporter::new(cmd.verbosity());
+    let opts = match options(cli, &a.cache) {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
+    };
+    match strata_build::why(&cmd, &opts, &rep) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn open_store(cli: &Cli) -> Result<Store, String> {
+    let root = match &cli.store {
+        Some(p) => p.clone(),
+        None => Store::default_root().map_err(|e| e.to_string())?,
+    };
+    Store::open(root).map_err(|e| e.to_string())
+}
+
+fn store(cli: &Cli, cmd: &StoreCommand) -> ExitCode {
+    let store = match open_store(cli) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    match cmd {
+        StoreCommand::Stats => match store.stats() {
+            Ok(s) => {
+                println!("store:     {}", store.root().display());
+                println!(
+                    "blobs:     {} ({} on disk)",
+                    s.blobs,
+                    human_bytes(s.blob_bytes)
+                );
+                println!(
+                    "manifests: {} ({} on disk)",
+                    s.manifests,
+                    human_bytes(s.manifest_bytes)
+                );
+                println!("refs:      {}", s.refs);
+                println!(
+                    "layers hold {} of files; the store takes {} on disk",
+                    human_bytes(s.referenced_uncompressed_bytes),
+                    human_bytes(s.total_bytes())
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        StoreCommand::Verify => match store.verify() {
+            Ok(r) => {
+                for c in &r.corrupt {
+                    println!("corrupt: {}: {}", c.path.display(), c.reason);
+                }
+                for m in &r.missing_blobs {
+                    println!("missing: blob {} of manifest {}", m.blob, m.manifest);
+                }
+                for d in &r.dangling_refs {
+                    println!("dangling ref: {} → {}", d.name, d.manifest);
+                }
+                if r.is_clean() {
+                    println!(
+                        "store is clean: {} blobs and {} manifests verified",
+                        r.blobs_checked, r.manifests_checked
+                    );
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "error: the store at {} has problems (listed above); `strata store gc` removes corrupt objects",
+                        store.root().display()
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        StoreCommand::Show { name } => {
+            let id = match store.get_ref(name) {
+                Ok(Some(id)) => id,
+                _ => match strata_store::ObjectId::from_hex(name) {
+                    Ok(id) => id,
+                    Err(_) => {
+                        return fail(&format!(
+                            "no ref or manifest id `{name}` in {}",
+                            store.root().display()
+                        ));
+                    }
+                },
+            };
+            match store.get_manifest(&id) {
+                Ok(m) => match serde_json::to_string_pretty(&m) {
+                    Ok(text) => {
+                        println!("{text}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(&e.to_string()),
+                },
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+        StoreCommand::Refs => match store.list_refs() {
+            Ok(refs) => {
+                for (name, id) in refs {
+                    println!("{name} {id}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        StoreCommand::Gc { max_size } => {
+            let max = match strata_store::parse_size(max_size) {
+                Ok(m) => m,
+                Err(e) => return fail(&e.to_string()),
+            };
+            match store.gc(max) {
+                Ok(r) => {
+                    println!(
+                        "removed {} layers, {} blobs, {} refs, {} corrupt objects, {} temp files; store is now {} (was {})",
+                        r.removed_manifests.len(),
+                        r.removed_blobs,
+                        r.removed_refs.len(),
+                        r.removed_corrupt.len(),
+                        r.removed_tmp_files,
+                        human_bytes(r.bytes_after),
+                        human_bytes(r.bytes_before)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}

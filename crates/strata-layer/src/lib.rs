@@ -1,0 +1,39 @@
+//! Layers: which files under a cargo target dir belong to which compilation unit, what a layer
+//! holds, and how one is saved to the store.
+//!
+//! Cargo names every file of a unit after the unit's metadata hash (`.fingerprint/<pkg>-<hash>/`,
+//! `build/<pkg>-<hash>/`, `deps/lib<crate>-<hash>.rlib` …), so a target dir splits cleanly into
+//! units. Units are the grain of everything strata does: a unit is restored whole or not at all, and
+//! a unit of a local package never enters the dependency layer.
+
+mod depinfo;
+mod path;
+mod prune;
+mod save;
+mod scan;
+mod stamp;
+
+pub use depinfo::{ReferencedFiles, referenced_files};
+pub use path::{Group, classify, unit_package};
+pub use prune::prune_local_units;
+pub use save::{SaveStats, save_entries};
+pub use scan::{ScannedFile, TargetScan, scan};
+pub use stamp::{hash_file, hash_sources, mtime_of, stamp_sources};
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] strata_store::StoreError),
+}
+
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> LayerError {
+    let path = path.into();
+    move |source| LayerError::Io { path, source }
+}

@@ -1,0 +1,239 @@
+//! Classifying a path under the target dir.
+
+/// The subdirectories of a profile dir whose entries belong to units.
+const UNIT_DIRS: &[&str] = &[".fingerprint", "build", "deps", "examples", "incremental"];
+
+/// What a file under the target dir belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    /// A compilation unit: `<profile>/{.fingerprint,build}/<pkg>-<hash>/…`, `<profile>/deps/*-<hash>*`,
+    /// `<profile>/examples/*-<hash>*`. `profile` is `release` or `<triple>/release`.
+    Unit { profile: String, hash: String },
+    /// Cargo's copies of final artifacts at the profile root (`release/rg`, `release/examples/x`).
+    Uplifted { profile: String },
+    /// rustc's incremental state (`<profile>/incremental/<crate>-<hash>/`).
+    Incremental { profile: String, dir: String },
+    /// Not kept in layers: locks, caches, docs, packaging output.
+    Ignored,
+}
+
+impl Group {
+    pub fn profile(&self) -> Option<&str> {
+        match self {
+            Group::Unit { profile, .. }
+            | Group::Uplifted { profile }
+            | Group::Incremental { profile, .. } => Some(profile),
+            Group::Ignored => None,
+        }
+    }
+}
+
+/// Classify `rel`, a '/'-separated path relative to the target dir.
+pub fn classify(rel: &str) -> Group {
+    let c: Vec<&str> = rel.split('/').collect();
+    if c.iter().any(|s| s.contains(".strata-tmp")) || c[0].starts_with(".strata") {
+        return Group::Ignored;
+    }
+    // `<profile>/<sub>/…` or `<triple>/<profile>/<sub>/…`
+    let (profile, rest) = if c.len() >= 3 && UNIT_DIRS.contains(&c[1]) {
+        (c[0].to_string(), &c[1..])
+    } else if c.len() >= 4 && UNIT_DIRS.contains(&c[2]) && looks_like_triple(c[0]) {
+        (format!("{}/{}", c[0], c[1]), &c[2..])
+    } else if c.len() == 2 && is_profile_root_file(c[0], c[1]) {
+        return Group::Uplifted {
+            profile: c[0].to_string(),
+        };
+    } else if c.len() == 3 && looks_like_triple(c[0]) && is_profile_root_file(c[1], c[2]) {
+        return Group::Uplifted {
+            profile: format!("{}/{}", c[0], c[1]),
+        };
+    } else {
+        return Group::Ignored;
+    };
+    if matches!(profile.as_str(), "doc" | "package" | "tmp") {
+        return Group::Ignored;
+    }
+    let sub = rest[0];
+    let name = rest[1];
+    match sub {
+        ".fingerprint" | "build" => match split_hash(name) {
+            Some((_, hash)) => Group::Unit {
+                profile,
+                hash: hash.to_string(),
+            },
+            _ => Group::Ignored,
+        },
+        "incremental" => Group::Incremental {
+            profile,
+            dir: name.to_string(),
+        },
+        "deps" | "examples" => match hash_in_file_name(name) {
+            Some(hash) => Group::Unit {
+                profile,
+                hash: hash.to_string(),
+            },
+            None if sub == "examples" && rest.len() == 2 => Group::Uplifted { profile },
+            None => Group::Ignored,
+        },
+        _ => Group::Ignored,
+    }
+}
+
+/// For `.fingerprint/<pkg>-<hash>/…` and `build/<pkg>-<hash>/…`: the package name.
+pub fn unit_package(rel: &str) -> Option<String> {
+    let c: Vec<&str> = rel.split('/').collect();
+    let i = c
+        .iter()
+        .position(|s| *s == ".fingerprint" || *s == "build")?;
+    let name = c.get(i + 1)?;
+    if c.len() < i + 3 {
+        return None;
+    }
+    split_hash(name).map(|(pkg, _)| pkg.to_string())
+}
+
+fn looks_like_triple(s: &str) -> bool {
+    s.matches('-').count() >= 2 && !s.starts_with('.')
+}
+
+fn is_profile_root_file(profile: &str, name: &str) -> bool {
+    !matches!(profile, "doc" | "package" | "tmp")
+        && !profile.starts_with('.')
+        && !name.starts_with('.')
+        && !UNIT_DIRS.contains(&name)
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `serde_json-d912ea6cf43a7430` → (`serde_json`, `d912ea6cf43a7430`).
+fn split_hash(name: &str) -> Option<(&str, &str)> {
+    let (pkg, hash) = name.rsplit_once('-')?;
+    is_hash(hash).then_some((pkg, hash))
+}
+
+/// `libfoo-0123456789abcdef.rlib`, `foo-0123456789abcdef`, `foo-0123456789abcdef.d` → the hash.
+fn hash_in_file_name(name: &str) -> Option<&str> {
+    let bytes = name.as_bytes();
+    let mut i = 0;
+    while let Some(off) = name[i..].find('-') {
+        let start = i + off + 1;
+        let end = start + 16;
+        if end <= name.len()
+            && is_hash(&name[start..end])
+            && (end == name.len() || bytes[end] == b'.')
+        {
+            return Some(&name[start..end]);
+        }
+        i = start;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(p: &str, h: &str) -> Group {
+        Group::Unit {
+            profile: p.into(),
+            hash: h.into(),
+        }
+    }
+
+    #[test]
+    fn classifies_cargo_layout() {
+        let h = "66aab6cfd5a39df9";
+        assert_eq!(
+            classify(&format!("release/.fingerprint/ripgrep-{h}/bin-rg")),
+            unit("release", h)
+        );
+        assert_eq!(
+            classify(&format!("release/build/ripgrep-{h}/out/x.rs")),
+            unit("release", h)
+        );
+        assert_eq!(
+            classify(&format!("release/deps/rg-{h}")),
+            unit("release", h)
+        );
+        assert_eq!(
+            classify(&format!("release/deps/libgrep_cli-{h}.rlib")),
+            unit("release", h)
+        );
+        assert_eq!(
+            classify(&format!("release/deps/rg-{h}.d")),
+            unit("release", h)
+        );
+        assert_eq!(
+            classify(&format!("debug/examples/demo-{h}")),
+            unit("debug", h)
+        );
+        assert_eq!(
+            classify(&format!(
+                "x86_64-unknown-linux-musl/release/deps/libc-{h}.rmeta"
+            )),
+            unit("x86_64-unknown-linux-musl/release", h)
+        );
+        assert_eq!(
+            classify("release/rg"),
+            Group::Uplifted {
+                profile: "release".into()
+            }
+        );
+        assert_eq!(
+            classify("release/librg.rlib"),
+            Group::Uplifted {
+                profile: "release".into()
+            }
+        );
+        assert_eq!(
+            classify("debug/examples/demo"),
+            Group::Uplifted {
+                profile: "debug".into()
+            }
+        );
+        assert_eq!(
+            classify("x86_64-unknown-linux-musl/release/rg"),
+            Group::Uplifted {
+                profile: "x86_64-unknown-linux-musl/release".into()
+            }
+        );
+        assert_eq!(
+            classify("debug/incremental/rg-1x2y3z/s-abc/dep-graph.bin"),
+            Group::Incremental {
+                profile: "debug".into(),
+                dir: "rg-1x2y3z".into()
+            }
+        );
+        for ignored in [
+            "CACHEDIR.TAG",
+            ".rustc_info.json",
+            "release/.cargo-lock",
+            "doc/rg/index.html",
+            ".strata/skeleton/x",
+            &format!("release/deps/rg-{h}.strata-tmp-1"),
+        ] {
+            assert_eq!(classify(ignored), Group::Ignored, "{ignored}");
+        }
+    }
+
+    #[test]
+    fn package_of_unit_dirs() {
+        assert_eq!(
+            unit_package("release/.fingerprint/serde_json-d912ea6cf43a7430/lib-serde_json")
+                .as_deref(),
+            Some("serde_json")
+        );
+        assert_eq!(
+            unit_package("release/build/grep-cli-d912ea6cf43a7430/output").as_deref(),
+            Some("grep-cli")
+        );
+        assert_eq!(
+            unit_package("release/deps/libfoo-d912ea6cf43a7430.rlib"),
+            None
+        );
+    }
+}

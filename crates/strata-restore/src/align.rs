@@ -1,0 +1,113 @@
+//! Giving source files the mtimes cargo expects, decided by content.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use strata_store::{FileTime, ObjectId, SourceStamp};
+use strata_workspace::{SourceFile, SourceFilter};
+
+use crate::set_mtime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlignMode {
+    /// The local units in the target dir were just restored from the layer these stamps belong
+    /// to: give inputs their saved mtimes by content, and make changed inputs newer than every
+    /// restored artifact.
+    Restored { newest_artifact: FileTime },
+    /// The target dir's local units were built here (a warm checkout): cargo's mtimes are right
+    /// for inputs, leave them; only non-inputs get their recorded mtimes.
+    Warm,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlignStats {
+    /// Inputs whose content matched the stamp.
+    pub unchanged: usize,
+    /// Inputs whose content differs from the stamp, or that have no stamp.
+    pub changed: usize,
+    /// Non-inputs (README, LICENSE…) given a recorded mtime.
+    pub non_inputs: usize,
+    /// Files whose mtime strata changed.
+    pub touched: usize,
+}
+
+/// A README edit must not make cargo rebuild: a build script without `rerun-if-changed`
+/// fingerprints the newest mtime of *all* its package's files (`Precalculated`). Non-inputs
+/// therefore get their saved mtime whatever their content; new ones get the oldest saved mtime so
+/// they cannot become the newest file.
+/// `files` pairs each source file with its current content hash (`None` when unreadable).
+pub fn align_sources(
+    stamps: &[SourceStamp],
+    files: &[(SourceFile, Option<ObjectId>)],
+    filter: &SourceFilter,
+    mode: AlignMode,
+) -> AlignStats {
+    let by_path: HashMap<(&str, &str), &SourceStamp> = stamps
+        .iter()
+        .map(|s| ((s.root.as_str(), s.path.as_str()), s))
+        .collect();
+    let oldest = stamps.iter().map(|s| s.mtime).min();
+    let now = FileTime::from_system_time(std::time::SystemTime::now());
+    let none = std::collections::HashSet::new();
+    let outcomes: Vec<(Kind, bool)> = files
+        .par_iter()
+        .map(|(f, current_hash)| {
+            let stamp = by_path.get(&(f.root.as_str(), f.rel.as_str())).copied();
+            let input = stamp.map_or_else(|| filter.is_input(&f.rel, &none), |s| s.input);
+            let Ok(meta) = std::fs::symlink_metadata(&f.abs) else {
+                return (Kind::Skipped, false);
+            };
+            let current = strata_layer::mtime_of(&meta);
+            if !input {
+                let want = stamp.map(|s| s.mtime).or(oldest);
+                return match want {
+                    Some(t) if t != current => (Kind::NonInput, set_mtime(&f.abs, t).is_ok()),
+                    Some(_) => (Kind::NonInput, false),
+                    None => (Kind::Skipped, false),
+                };
+            }
+            let AlignMode::Restored { newest_artifact } = mode else {
+                return (Kind::Skipped, false);
+            };
+            let same = stamp.is_some_and(|s| *current_hash == Some(s.hash));
+            match (same, stamp) {
+                (true, Some(s)) if s.mtime != current => {
+                    (Kind::Unchanged, set_mtime(&f.abs, s.mtime).is_ok())
+                }
+                (true, _) => (Kind::Unchanged, false),
+                // Changed: must be newer than every artifact, or cargo would call its unit fresh
+                // (in Nix every mtime is 1).
+                (false, _) if current <= newest_artifact => {
+                    let t = if now > newest_artifact {
+                        now
+                    } else {
+                        FileTime {
+                            secs: newest_artifact.secs + 1,
+                            nanos: 0,
+                        }
+                    };
+                    (Kind::Changed, set_mtime(&f.abs, t).is_ok())
+                }
+                (false, _) => (Kind::Changed, false),
+            }
+        })
+        .collect();
+    let mut stats = AlignStats::default();
+    for (kind, touched) in outcomes {
+        match kind {
+            Kind::Unchanged => stats.unchanged += 1,
+            Kind::Changed => stats.changed += 1,
+            Kind::NonInput => stats.non_inputs += 1,
+            Kind::Skipped => {}
+        }
+        stats.touched += usize::from(touched);
+    }
+    stats
+}
+
+enum Kind {
+    Unchanged,
+    Changed,
+    NonInput,
+    Skipped,
+}

@@ -1,0 +1,39 @@
+//! strata-store: the local content-addressed store.
+//!
+//! * blobs: file contents, named by the BLAKE3 of their uncompressed bytes,
+//!   stored zstd-compressed under `blobs/<xx>/<hex>.zst`;
+//! * manifests: one layer (files under a target dir) as JSON, named by the
+//!   BLAKE3 of the JSON bytes, under `manifests/<xx>/<hex>.json.zst`;
+//! * refs: named pointers to manifests under `refs/<name>`.
+//!
+//! Every object is written to `tmp/`, fsynced and renamed into place, so a
+//! crash never leaves a torn object under its final name. Many processes may
+//! use one store: savers/restorers hold [`Store::lock_shared`], gc holds the
+//! exclusive lock.
+//!
+//! [`Manifest::validate`] checks paths and symlinks *within one manifest*.
+//! Whoever writes files from a manifest must still avoid following symlinks
+//! already present on disk (e.g. restored by another layer).
+
+mod error;
+mod id;
+mod maint;
+mod manifest;
+mod size;
+mod store;
+
+pub use error::StoreError;
+pub use id::ObjectId;
+pub use maint::{CorruptObject, DanglingRef, GcReport, MissingBlobRef, StoreStats, VerifyReport};
+pub use manifest::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, SourceStamp};
+pub use size::parse_size;
+pub use store::{PutBlob, Store, StoreLock};
+
+#[cfg(test)]
+mod send_sync {
+    fn assert_send_sync<T: Send + Sync>() {}
+    #[test]
+    fn store_is_send_sync() {
+        assert_send_sync::<super::Store>();
+    }
+}

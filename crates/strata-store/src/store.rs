@@ -1,0 +1,691 @@
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use crate::error::io_at;
+use crate::manifest::{MANIFEST_FORMAT, check_component};
+use crate::{Manifest, ObjectId, StoreError};
+
+const MARKER: &str = "STRATA_STORE";
+const MARKER_CONTENT: &[u8] = b"strata store v1\n";
+/// Names `open` itself creates; a marker-less root holding only these is a
+/// store whose creation was interrupted, anything else is someone's directory.
+const LAYOUT_NAMES: &[&str] = &[MARKER, "blobs", "manifests", "refs", "tmp", "lock"];
+
+pub(crate) const BLOB_SUFFIX: &str = ".zst";
+pub(crate) const MANIFEST_SUFFIX: &str = ".json.zst";
+
+const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// Files up to this size are read once into memory instead of being read
+/// twice (hash pass, then compress pass).
+const SMALL_FILE: u64 = 1 << 20;
+const IO_BUF: usize = 256 * 1024;
+/// Manifests are untrusted; cap decompressed size to defuse zstd bombs.
+const MAX_MANIFEST_JSON: u64 = 512 << 20;
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A local content-addressed store. Cheap to share between threads
+/// (`Send + Sync`): all state lives on disk.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    level: i32,
+}
+
+/// Result of storing one blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PutBlob {
+    pub id: ObjectId,
+    /// Uncompressed size.
+    pub size: u64,
+    /// Compressed bytes written by this call; 0 if the blob already existed.
+    pub stored_bytes: u64,
+    pub new: bool,
+}
+
+/// A held store lock; released on drop (closing the file drops the flock).
+///
+/// Locks are per open file, not per process: a thread that holds the shared
+/// lock and then asks for the exclusive one (e.g. by calling `gc`) deadlocks.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: File,
+}
+
+impl Store {
+    /// Open (creating if missing) the store at `root`.
+    ///
+    /// Refuses a non-empty directory that lacks the `STRATA_STORE` marker:
+    /// gc deletes files under `<root>/tmp`, so a mistyped root must never be
+    /// adopted silently.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root: PathBuf = root.into();
+        fs::create_dir_all(&root).map_err(io_at(&root))?;
+        let marker = root.join(MARKER);
+        match fs::read(&marker) {
+            Ok(content) => {
+                if content != MARKER_CONTENT {
+                    let shown = &content[..content.len().min(100)];
+                    return Err(StoreError::UnsupportedFormat {
+                        path: marker,
+                        found: String::from_utf8_lossy(shown).trim_end().to_string(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                check_no_foreign_files(&root)?;
+                let tmp = root.join("tmp");
+                fs::create_dir_all(&tmp).map_err(io_at(&tmp))?;
+                write_atomic(&root, &marker, MARKER_CONTENT, true)?;
+            }
+            Err(e) => return Err(StoreError::io(&marker, e)),
+        }
+        for d in ["blobs", "manifests", "refs", "tmp"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(io_at(&p))?;
+        }
+        let lock = root.join("lock");
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&lock)
+            .map_err(io_at(&lock))?;
+        Ok(Store {
+            root,
+            level: zstd_level_from_env(),
+        })
+    }
+
+    /// `$STRATA_STORE`, else `$XDG_CACHE_HOME/strata`, else `$HOME/.cache/strata`.
+    pub fn default_root() -> Result<PathBuf, StoreError> {
+        default_root_from(|name| std::env::var_os(name))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock_file(&self) -> Result<(PathBuf, File), StoreError> {
+        let path = self.root.join("lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        Ok((path, file))
+    }
+
+    /// Blocks until no exclusive holder (gc) is active.
+    pub fn lock_shared(&self) -> Result<StoreLock, StoreError> {
+        let (path, file) = self.lock_file()?;
+        file.lock_shared().map_err(io_at(&path))?;
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Blocks until no other holder (shared or exclusive) is active.
+    pub fn lock_exclusive(&self) -> Result<StoreLock, StoreError> {
+        let (path, file) = self.lock_file()?;
+        file.lock().map_err(io_at(&path))?;
+        Ok(StoreLock { _file: file })
+    }
+
+    pub fn blob_path(&self, id: &ObjectId) -> PathBuf {
+        object_path(&self.root.join("blobs"), id, BLOB_SUFFIX)
+    }
+
+    pub fn manifest_path(&self, id: &ObjectId) -> PathBuf {
+        object_path(&self.root.join("manifests"), id, MANIFEST_SUFFIX)
+    }
+
+    pub(crate) fn refs_dir(&self) -> PathBuf {
+        self.root.join("refs")
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// A zero-length file never is a valid zstd frame, so treat it as absent
+    /// and let the next put repair it.
+    pub fn has_blob(&self, id: &ObjectId) -> bool {
+        fs::metadata(self.blob_path(id)).is_ok_and(|m| m.is_file() && m.len() > 0)
+    }
+
+    /// Store the contents of `path`. Hashes first so that already-stored
+    /// content costs one read and no write.
+    pub fn put_file(&self, path: &Path) -> Result<PutBlob, StoreError> {
+        let mut file = File::open(path).map_err(io_at(path))?;
+        let len = file.metadata().map_err(io_at(path))?.len();
+        if len <= SMALL_FILE {
+            let mut bytes = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut bytes).map_err(io_at(path))?;
+            return self.put_bytes(&bytes);
+        }
+
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; IO_BUF];
+        let mut size = 0u64;
+        loop {
+            let n = read_some(&mut file, &mut buf).map_err(io_at(path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        let id = ObjectId::from(hasher.finalize());
+        if self.has_blob(&id) {
+            return Ok(PutBlob {
+                id,
+                size,
+                stored_bytes: 0,
+                new: false,
+            });
+        }
+
+        // Second pass re-hashes what it compresses: if the file changed in
+        // between, the blob is still named after exactly what it contains.
+        file.rewind().map_err(io_at(path))?;
+        let (tmp, out) = self.create_tmp()?;
+        let mut enc =
+            zstd::stream::write::Encoder::new(out.file, self.level).map_err(io_at(&tmp.path))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        loop {
+            let n = read_some(&mut file, &mut buf).map_err(io_at(path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            enc.write_all(&buf[..n]).map_err(io_at(&tmp.path))?;
+            size += n as u64;
+        }
+        let id = ObjectId::from(hasher.finalize());
+        let stored_bytes = self.finish_blob(tmp, enc, &id)?;
+        Ok(PutBlob {
+            id,
+            size,
+            stored_bytes,
+            new: true,
+        })
+    }
+
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<PutBlob, StoreError> {
+        let id = ObjectId::of_bytes(bytes);
+        let size = bytes.len() as u64;
+        if self.has_blob(&id) {
+            return Ok(PutBlob {
+                id,
+                size,
+                stored_bytes: 0,
+                new: false,
+            });
+        }
+        let (tmp, out) = self.create_tmp()?;
+        let mut enc =
+            zstd::stream::write::Encoder::new(out.file, self.level).map_err(io_at(&tmp.path))?;
+        enc.write_all(bytes).map_err(io_at(&tmp.path))?;
+        let stored_bytes = self.finish_blob(tmp, enc, &id)?;
+        Ok(PutBlob {
+            id,
+            size,
+            stored_bytes,
+            new: true,
+        })
+    }
+
+    /// Finish the zstd frame, fsync, and rename into place. Skips the
+    /// directory fsync: a lost rename only loses a cache entry, never
+    /// exposes a torn one.
+    fn finish_blob(
+        &self,
+        tmp: TmpGuard,
+        enc: zstd::stream::write::Encoder<'static, File>,
+        id: &ObjectId,
+    ) -> Result<u64, StoreError> {
+        let file = enc.finish().map_err(io_at(&tmp.path))?;
+        file.sync_all().map_err(io_at(&tmp.path))?;
+        let stored = file.metadata().map_err(io_at(&tmp.path))?.len();
+        drop(file);
+        tmp.persist(&self.blob_path(id), false)?;
+        Ok(stored)
+    }
+
+    /// Decompress blob `id` into `dest` (created or truncated), verifying the
+    /// content hash on the way. On any failure `dest` is removed so a
+    /// half-written or wrong file is never left behind.
+    pub fn restore_blob(&self, id: &ObjectId, dest: &Path) -> Result<u64, StoreError> {
+        let blob = self.blob_path(id);
+        let input = open_blob(&blob, id)?;
+        // Never write through a symlink that happens to sit at `dest`.
+        if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+            fs::remove_file(dest).map_err(io_at(dest))?;
+        }
+        let mut out = File::create(dest).map_err(io_at(dest))?;
+        let res = copy_verified(input, &blob, id, &mut out, dest);
+        drop(out);
+        if res.is_err() {
+            let _ = fs::remove_file(dest);
+        }
+        res
+    }
+
+    /// Whole blob in memory, hash-verified.
+    pub fn read_blob(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
+        let blob = self.blob_path(id);
+        let input = open_blob(&blob, id)?;
+        let mut out = Vec::new();
+        copy_verified(input, &blob, id, &mut out, &blob)?;
+        Ok(out)
+    }
+
+    /// Decompress and re-hash without keeping the content.
+    pub(crate) fn check_blob(&self, id: &ObjectId) -> Result<u64, StoreError> {
+        let blob = self.blob_path(id);
+        let input = open_blob(&blob, id)?;
+        copy_verified(input, &blob, id, &mut io::sink(), &blob)
+    }
+
+    /// Validate, then store `m` as compact JSON under the hash of that JSON.
+    /// Every blob it names must already be present ("manifests last"), so a
+    /// manifest in the store is always complete.
+    pub fn put_manifest(&self, m: &Manifest) -> Result<ObjectId, StoreError> {
+        m.validate()?;
+        for blob in m.blob_ids() {
+            if !self.has_blob(&blob) {
+                return Err(StoreError::MissingBlob { id: blob });
+            }
+        }
+        let json = serde_json::to_vec(m).map_err(|e| StoreError::Invalid {
+            reason: format!("cannot serialize manifest: {e}"),
+        })?;
+        let id = ObjectId::of_bytes(&json);
+        let path = self.manifest_path(&id);
+        if fs::metadata(&path).is_ok_and(|md| md.is_file() && md.len() > 0) {
+            // Saving the same layer again counts as a use for gc's LRU.
+            self.touch_manifest(&id)?;
+            return Ok(id);
+        }
+        let compressed = zstd::stream::encode_all(&json[..], self.level).map_err(io_at(&path))?;
+        write_atomic(&self.root, &path, &compressed, true)?;
+        Ok(id)
+    }
+
+    pub fn get_manifest(&self, id: &ObjectId) -> Result<Manifest, StoreError> {
+        let path = self.manifest_path(id);
+        let data = match fs::read(&path) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::MissingManifest { id: *id });
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let mut json = Vec::new();
+        zstd::stream::read::Decoder::with_buffer(&data[..])
+            .map_err(io_at(&path))?
+            .take(MAX_MANIFEST_JSON + 1)
+            .read_to_end(&mut json)
+            .map_err(|e| StoreError::corrupt(&path, format!("decompression failed: {e}")))?;
+        if json.len() as u64 > MAX_MANIFEST_JSON {
+            return Err(StoreError::corrupt(
+                &path,
+                format!("decompressed manifest exceeds {MAX_MANIFEST_JSON} bytes"),
+            ));
+        }
+        let actual = ObjectId::of_bytes(&json);
+        if actual != *id {
+            return Err(StoreError::corrupt(
+                &path,
+                format!("content hash mismatch (content hashes to {actual})"),
+            ));
+        }
+        // Look at the format before the full parse so that a future format
+        // is reported as such rather than as unparseable JSON.
+        #[derive(Deserialize)]
+        struct Probe {
+            format: u32,
+        }
+        let probe: Probe = serde_json::from_slice(&json)
+            .map_err(|e| StoreError::corrupt(&path, format!("not a manifest: {e}")))?;
+        if probe.format != MANIFEST_FORMAT {
+            return Err(StoreError::UnsupportedFormat {
+                path,
+                found: format!("manifest format {}", probe.format),
+            });
+        }
+        let m: Manifest = serde_json::from_slice(&json)
+            .map_err(|e| StoreError::corrupt(&path, format!("bad manifest JSON: {e}")))?;
+        m.validate().map_err(|e| match e {
+            StoreError::Invalid { reason } => StoreError::Invalid {
+                reason: format!("manifest {id} ({}): {reason}", path.display()),
+            },
+            other => other,
+        })?;
+        Ok(m)
+    }
+
+    /// Mark a manifest as just used (gc evicts least recently used first).
+    pub fn touch_manifest(&self, id: &ObjectId) -> Result<(), StoreError> {
+        let path = self.manifest_path(id);
+        let file = match OpenOptions::new().write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::MissingManifest { id: *id });
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        file.set_modified(SystemTime::now()).map_err(io_at(&path))
+    }
+
+    fn ref_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        check_ref_name(name)?;
+        let mut p = self.refs_dir();
+        p.extend(name.split('/'));
+        Ok(p)
+    }
+
+    /// Point ref `name` at manifest `id`, atomically replacing any old value.
+    pub fn set_ref(&self, name: &str, id: &ObjectId) -> Result<(), StoreError> {
+        let path = self.ref_path(name)?;
+        let content = format!("{id}\n");
+        write_atomic(&self.root, &path, content.as_bytes(), true)?;
+        // Setting a ref is a use of its manifest; best effort because the
+        // manifest may legitimately not be stored (yet).
+        let _ = self.touch_manifest(id);
+        Ok(())
+    }
+
+    pub fn get_ref(&self, name: &str) -> Result<Option<ObjectId>, StoreError> {
+        let path = self.ref_path(name)?;
+        match fs::read(&path) {
+            Ok(content) => parse_ref(&content)
+                .map(Some)
+                .map_err(|reason| StoreError::corrupt(&path, reason)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::io(&path, e)),
+        }
+    }
+
+    /// All refs, sorted by name. Files under `refs/` whose names are not
+    /// valid ref names are not refs and are skipped.
+    pub fn list_refs(&self) -> Result<Vec<(String, ObjectId)>, StoreError> {
+        self.scan_refs()?
+            .into_iter()
+            .map(|r| match r.id {
+                Ok(id) => Ok((r.name, id)),
+                Err(reason) => Err(StoreError::corrupt(&r.path, reason)),
+            })
+            .collect()
+    }
+
+    pub(crate) fn create_tmp(&self) -> Result<(TmpGuard, TmpFile), StoreError> {
+        create_tmp_in(&self.tmp_dir())
+    }
+}
+
+fn default_root_from(
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<PathBuf, StoreError> {
+    let var = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(p) = var("STRATA_STORE") {
+        return Ok(PathBuf::from(p));
+    }
+    // The XDG spec says relative values are invalid and must be ignored.
+    if let Some(p) = var("XDG_CACHE_HOME").map(PathBuf::from)
+        && p.is_absolute()
+    {
+        return Ok(p.join("strata"));
+    }
+    if let Some(home) = var("HOME") {
+        return Ok(PathBuf::from(home).join(".cache").join("strata"));
+    }
+    Err(StoreError::NoDefaultRoot)
+}
+
+fn zstd_level_from_env() -> i32 {
+    // An unusable value falls back to the default rather than failing every
+    // command: the level only trades speed for size.
+    std::env::var("STRATA_ZSTD_LEVEL")
+        .ok()
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .filter(|l| (1..=19).contains(l))
+        .unwrap_or(DEFAULT_ZSTD_LEVEL)
+}
+
+fn check_no_foreign_files(root: &Path) -> Result<(), StoreError> {
+    for entry in fs::read_dir(root).map_err(io_at(root))? {
+        let entry = entry.map_err(io_at(root))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !LAYOUT_NAMES.contains(&name.as_ref()) {
+            return Err(StoreError::UnsupportedFormat {
+                path: root.to_path_buf(),
+                found: format!("a non-empty directory without a {MARKER} file (contains {name:?})"),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn object_path(dir: &Path, id: &ObjectId, suffix: &str) -> PathBuf {
+    let hex = id.to_hex();
+    dir.join(&hex[..2]).join(format!("{hex}{suffix}"))
+}
+
+pub(crate) fn check_ref_name(name: &str) -> Result<(), StoreError> {
+    let bad = || StoreError::BadRef {
+        name: name.chars().take(200).collect(),
+    };
+    if name.is_empty() || name.len() > 1024 {
+        return Err(bad());
+    }
+    for c in name.split('/') {
+        check_component(c).map_err(|_| bad())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_ref(content: &[u8]) -> Result<ObjectId, String> {
+    let s = std::str::from_utf8(content).map_err(|_| "ref file is not UTF-8".to_string())?;
+    let s = s.strip_suffix('\n').unwrap_or(s);
+    ObjectId::from_hex(s).map_err(|e| format!("ref file does not hold an object id: {e}"))
+}
+
+/// Read, retrying on EINTR.
+fn read_some(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match r.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+fn open_blob(path: &Path, id: &ObjectId) -> Result<File, StoreError> {
+    match File::open(path) {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::MissingBlob { id: *id }),
+        Err(e) => Err(StoreError::io(path, e)),
+    }
+}
+
+/// Stream-decompress `input` into `out` while hashing; any decoder error or a
+/// hash mismatch is corruption of the blob at `blob`.
+fn copy_verified(
+    input: File,
+    blob: &Path,
+    id: &ObjectId,
+    out: &mut dyn Write,
+    out_path: &Path,
+) -> Result<u64, StoreError> {
+    let mut dec = zstd::stream::read::Decoder::new(input).map_err(io_at(blob))?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; IO_BUF];
+    let mut total = 0u64;
+    loop {
+        let n = read_some(&mut dec, &mut buf)
+            .map_err(|e| StoreError::corrupt(blob, format!("decompression failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(io_at(out_path))?;
+        total += n as u64;
+    }
+    let actual = ObjectId::from(hasher.finalize());
+    if actual != *id {
+        return Err(StoreError::corrupt(
+            blob,
+            format!("content hash mismatch (content hashes to {actual})"),
+        ));
+    }
+    Ok(total)
+}
+
+/// A temp file that is deleted on drop unless persisted.
+pub(crate) struct TmpGuard {
+    pub(crate) path: PathBuf,
+    armed: bool,
+}
+
+pub(crate) struct TmpFile {
+    pub(crate) file: File,
+}
+
+impl TmpGuard {
+    /// Rename into `dest`, creating its fan-out directory on demand. If
+    /// another writer got there first the content is identical (same name),
+    /// so replacing it is harmless.
+    pub(crate) fn persist(mut self, dest: &Path, sync_dir: bool) -> Result<(), StoreError> {
+        if let Err(e) = fs::rename(&self.path, dest) {
+            let parent = match dest.parent() {
+                Some(p) if e.kind() == io::ErrorKind::NotFound => p,
+                _ => return Err(StoreError::io(dest, e)),
+            };
+            fs::create_dir_all(parent).map_err(io_at(parent))?;
+            fs::rename(&self.path, dest).map_err(io_at(dest))?;
+        }
+        self.armed = false;
+        if sync_dir && let Some(parent) = dest.parent() {
+            sync_dir_best_effort(parent);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TmpGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Temp names carry the pid (so gc can tell a dead writer's leftovers) plus a
+/// counter and the time (unique within and across processes).
+fn create_tmp_in(dir: &Path) -> Result<(TmpGuard, TmpFile), StoreError> {
+    let pid = std::process::id();
+    loop {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path = dir.join(format!("{pid}-{n}-{nanos}.tmp"));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => {
+                return Ok((TmpGuard { path, armed: true }, TmpFile { file }));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(StoreError::io(&path, e)),
+        }
+    }
+}
+
+/// The pid a temp file name was created with, if it follows our scheme.
+pub(crate) fn tmp_owner_pid(name: &str) -> Option<u32> {
+    let stem = name.strip_suffix(".tmp")?;
+    stem.split('-').next()?.parse().ok()
+}
+
+/// Write `bytes` to `dest` via a fsynced temp file and a rename, so `dest`
+/// holds either the old or the complete new content, never a torn one.
+fn write_atomic(root: &Path, dest: &Path, bytes: &[u8], sync_dir: bool) -> Result<(), StoreError> {
+    let (tmp, mut out) = create_tmp_in(&root.join("tmp"))?;
+    out.file.write_all(bytes).map_err(io_at(&tmp.path))?;
+    out.file.sync_all().map_err(io_at(&tmp.path))?;
+    drop(out);
+    tmp.persist(dest, sync_dir)
+}
+
+/// Make a rename durable. Failure only risks losing the latest update after a
+/// power cut (the old value survives intact), and some filesystems reject
+/// fsync on directories, so errors are ignored.
+fn sync_dir_best_effort(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_root_precedence() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        const ALL: &[(&str, &str)] = &[
+            ("STRATA_STORE", "/s"),
+            ("XDG_CACHE_HOME", "/x"),
+            ("HOME", "/h"),
+        ];
+        assert_eq!(default_root_from(env(ALL)).unwrap(), PathBuf::from("/s"));
+        assert_eq!(
+            default_root_from(env(&ALL[1..])).unwrap(),
+            PathBuf::from("/x/strata")
+        );
+        assert_eq!(
+            default_root_from(env(&[
+                ("STRATA_STORE", ""),
+                ("XDG_CACHE_HOME", "rel"),
+                ("HOME", "/h")
+            ]))
+            .unwrap(),
+            PathBuf::from("/h/.cache/strata")
+        );
+        assert!(matches!(
+            default_root_from(env(&[])),
+            Err(StoreError::NoDefaultRoot)
+        ));
+    }
+
+    #[test]
+    fn ref_names() {
+        for ok in ["main", "a/b/c", "v1.2", "x_y-z", "..a", "a.."] {
+            check_ref_name(ok).unwrap();
+        }
+        for bad in [
+            "", "/", "a/", "/a", "a//b", ".", "..", "a/../b", "a b", "\\",
+        ] {
+            assert!(check_ref_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tmp_names_carry_pid() {
+        assert_eq!(tmp_owner_pid("123-4-5.tmp"), Some(123));
+        assert_eq!(tmp_owner_pid("junk.tmp"), None);
+        assert_eq!(tmp_owner_pid("123-4-5"), None);
+    }
+}

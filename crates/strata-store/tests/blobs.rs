@@ -1,0 +1,244 @@
+mod common;
+
+use std::fs;
+use std::sync::Arc;
+
+use common::*;
+use strata_store::{ObjectId, Store, StoreError};
+
+#[test]
+fn bytes_round_trip_and_dedupe() {
+    let (tmp, store) = store();
+    let data = b"hello strata".to_vec();
+    let p = store.put_bytes(&data).unwrap();
+    assert!(p.new);
+    assert_eq!(p.size, data.len() as u64);
+    assert!(p.stored_bytes > 0);
+    assert_eq!(p.id, ObjectId::of_bytes(&data));
+    assert!(store.has_blob(&p.id));
+    assert!(store.blob_path(&p.id).ends_with(format!(
+        "blobs/{}/{}.zst",
+        &p.id.to_hex()[..2],
+        p.id.to_hex()
+    )));
+
+    let again = store.put_bytes(&data).unwrap();
+    assert!(!again.new);
+    assert_eq!(again.stored_bytes, 0);
+    assert_eq!(again.id, p.id);
+
+    assert_eq!(store.read_blob(&p.id).unwrap(), data);
+    let dest = tmp.path().join("out.txt");
+    assert_eq!(store.restore_blob(&p.id, &dest).unwrap(), data.len() as u64);
+    assert_eq!(fs::read(&dest).unwrap(), data);
+
+    // Empty content is a blob like any other.
+    let empty = store.put_bytes(b"").unwrap();
+    assert_eq!(store.read_blob(&empty.id).unwrap(), b"");
+}
+
+#[test]
+fn large_file_round_trip_and_dedupe() {
+    let (tmp, store) = store();
+    let data = content(7, 5 * 1024 * 1024 + 17);
+    let src = tmp.path().join("big.rlib");
+    fs::write(&src, &data).unwrap();
+
+    let p = store.put_file(&src).unwrap();
+    assert!(p.new);
+    assert_eq!(p.size, data.len() as u64);
+    assert_eq!(p.id, ObjectId::of_bytes(&data));
+    assert_eq!(
+        p.stored_bytes,
+        fs::metadata(store.blob_path(&p.id)).unwrap().len()
+    );
+
+    // Same content from another path and from memory: stored once.
+    let src2 = tmp.path().join("copy.rlib");
+    fs::write(&src2, &data).unwrap();
+    let p2 = store.put_file(&src2).unwrap();
+    assert_eq!((p2.id, p2.new, p2.stored_bytes), (p.id, false, 0));
+    let p3 = store.put_bytes(&data).unwrap();
+    assert_eq!((p3.id, p3.new, p3.stored_bytes), (p.id, false, 0));
+    assert_eq!(store.stats().unwrap().blobs, 1);
+
+    let dest = tmp.path().join("restored.rlib");
+    fs::write(&dest, b"old longer content that must be truncated away").unwrap();
+    assert_eq!(store.restore_blob(&p.id, &dest).unwrap(), data.len() as u64);
+    assert_eq!(fs::read(&dest).unwrap(), data);
+
+    // Small files take the in-memory path.
+    let small = tmp.path().join("small");
+    fs::write(&small, b"tiny").unwrap();
+    let ps = store.put_file(&small).unwrap();
+    assert_eq!(ps.id, ObjectId::of_bytes(b"tiny"));
+    // No temp files are left behind.
+    assert_eq!(fs::read_dir(store.root().join("tmp")).unwrap().count(), 0);
+}
+
+#[test]
+fn restore_replaces_symlink_instead_of_following_it() {
+    let (tmp, store) = store();
+    let victim = tmp.path().join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let dest = tmp.path().join("dest");
+    std::os::unix::fs::symlink(&victim, &dest).unwrap();
+    let p = store.put_bytes(b"new").unwrap();
+    store.restore_blob(&p.id, &dest).unwrap();
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    assert!(
+        !fs::symlink_metadata(&dest)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(fs::read(&dest).unwrap(), b"new");
+}
+
+#[test]
+fn missing_blob() {
+    let (tmp, store) = store();
+    let id = ObjectId::of_bytes(b"never stored");
+    assert!(!store.has_blob(&id));
+    let dest = tmp.path().join("x");
+    assert!(matches!(
+        store.restore_blob(&id, &dest),
+        Err(StoreError::MissingBlob { id: got }) if got == id
+    ));
+    assert!(!dest.exists());
+    assert!(matches!(
+        store.read_blob(&id),
+        Err(StoreError::MissingBlob { .. })
+    ));
+}
+
+#[test]
+fn corrupt_blob_detected_reported_and_collected() {
+    let (tmp, store) = store();
+    let data = content(1, 300_000);
+    let p = store.put_bytes(&data).unwrap();
+    let good = store.put_bytes(b"good").unwrap();
+    let blob = store.blob_path(&p.id);
+    let len = fs::metadata(&blob).unwrap().len() as usize;
+    flip_byte(&blob, len / 2);
+
+    let dest = tmp.path().join("out");
+    let err = store.restore_blob(&p.id, &dest).unwrap_err();
+    match &err {
+        StoreError::Corrupt { path, .. } => assert_eq!(path, &blob),
+        other => panic!("expected Corrupt, got {other}"),
+    }
+    assert!(err.to_string().contains(&p.id.to_hex()), "{err}");
+    assert!(!dest.exists(), "dest must be removed on corruption");
+    assert!(matches!(
+        store.read_blob(&p.id),
+        Err(StoreError::Corrupt { .. })
+    ));
+
+    let report = store.verify().unwrap();
+    assert!(!report.is_clean());
+    assert_eq!(report.blobs_checked, 2);
+    assert_eq!(report.corrupt.len(), 1);
+    assert_eq!(report.corrupt[0].path, blob);
+
+    let gc = store.gc(u64::MAX).unwrap();
+    assert_eq!(gc.removed_corrupt.len(), 1);
+    assert_eq!(gc.removed_corrupt[0].path, blob);
+    assert!(!blob.exists());
+    // The good blob is unreferenced, so gc removes it too.
+    assert!(!store.has_blob(&good.id));
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn blob_with_right_frame_but_wrong_content_is_corrupt() {
+    // A valid zstd frame under the wrong name: only the hash check catches it.
+    let (tmp, store) = store();
+    let a = store.put_bytes(b"content a").unwrap();
+    let b = store.put_bytes(b"content b").unwrap();
+    fs::copy(store.blob_path(&b.id), store.blob_path(&a.id)).unwrap();
+    let dest = tmp.path().join("out");
+    assert!(matches!(
+        store.restore_blob(&a.id, &dest),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(!dest.exists());
+    // Truncated to a torn frame.
+    let blob = store.blob_path(&b.id);
+    let data = fs::read(&blob).unwrap();
+    fs::write(&blob, &data[..data.len() / 2]).unwrap();
+    assert!(matches!(
+        store.read_blob(&b.id),
+        Err(StoreError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn concurrent_puts_from_threads() {
+    let (tmp, store) = store();
+    let store = Arc::new(store);
+    // Shared content (every thread) and per-thread content; large enough for
+    // the streaming path on some files.
+    let shared_small = content(100, 10_000);
+    let shared_big = content(101, 2 * 1024 * 1024);
+    let mut paths = Vec::new();
+    for t in 0..4u64 {
+        let d = tmp.path().join(format!("t{t}"));
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join("shared_small"), &shared_small).unwrap();
+        fs::write(d.join("shared_big"), &shared_big).unwrap();
+        fs::write(d.join("own_small"), content(t, 5_000)).unwrap();
+        fs::write(d.join("own_big"), content(200 + t, 1_500_000)).unwrap();
+        paths.push(d);
+    }
+    let handles: Vec<_> = paths
+        .into_iter()
+        .map(|d| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let _lock = store.lock_shared().unwrap();
+                let mut ids = Vec::new();
+                for _ in 0..3 {
+                    for name in ["shared_small", "shared_big", "own_small", "own_big"] {
+                        ids.push(store.put_file(&d.join(name)).unwrap().id);
+                    }
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut all = std::collections::BTreeSet::new();
+    for h in handles {
+        all.extend(h.join().unwrap());
+    }
+    assert_eq!(all.len(), 2 + 4 * 2);
+    for id in &all {
+        store.read_blob(id).unwrap();
+    }
+    let report = store.verify().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(report.blobs_checked, 10);
+    assert_eq!(store.stats().unwrap().tmp_files, 0);
+}
+
+#[test]
+fn concurrent_processes_share_one_store() {
+    // A second Store handle has its own lock file descriptor, like another
+    // process: gc's exclusive lock must wait for the shared holder.
+    let (_tmp, store) = store();
+    let other = Store::open(store.root()).unwrap();
+    let p = store.put_bytes(b"in use").unwrap();
+    let shared = store.lock_shared().unwrap();
+    let started = std::time::Instant::now();
+    let gc = std::thread::spawn(move || other.gc(0).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        store.has_blob(&p.id),
+        "gc must not run while a shared lock is held"
+    );
+    drop(shared);
+    let report = gc.join().unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    assert_eq!(report.removed_blobs, 1);
+    assert!(!store.has_blob(&p.id));
+}

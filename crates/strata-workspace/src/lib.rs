@@ -1,0 +1,166 @@
+//! The workspace as cargo describes it: root, target dir, local packages, and the files of those
+//! packages with a verdict on each — does cargo read it (an *input*) or not (a README, a logo).
+
+mod files;
+mod filter;
+
+pub use files::{SourceFile, source_files};
+pub use filter::SourceFilter;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("could not run `cargo metadata`: {0}")]
+    Spawn(std::io::Error),
+    #[error("`cargo metadata` failed in {dir}:\n{stderr}")]
+    Metadata { dir: PathBuf, stderr: String },
+    #[error("could not parse `cargo metadata` output: {0}")]
+    Parse(String),
+    #[error(
+        "{path}: no Cargo.lock next to the workspace manifest; strata needs one (run `cargo generate-lockfile`)"
+    )]
+    NoLock { path: PathBuf },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid source filter pattern `{pattern}`: {reason}")]
+    Pattern { pattern: String, reason: String },
+}
+
+/// A package whose sources live on disk next to the workspace (`source` is null in metadata):
+/// workspace members and path dependencies. Their units never enter the dependency layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalPackage {
+    pub name: String,
+    pub version: String,
+    /// Directory of its Cargo.toml.
+    pub dir: PathBuf,
+    pub is_member: bool,
+    /// Name used for this package's source files in layers: `ws` for files under the workspace
+    /// root, `pkg:<name>` for a package outside it.
+    pub source_root: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    pub metadata: cargo_metadata::Metadata,
+    pub local: Vec<LocalPackage>,
+}
+
+impl Workspace {
+    /// Run `cargo metadata` in `cwd` (with the given extra args, e.g. `--manifest-path`, `--locked`,
+    /// and environment, e.g. the canonical `CARGO_HOME`).
+    pub fn load(
+        cargo: &Path,
+        cwd: &Path,
+        extra_args: &[String],
+        envs: &[(OsString, OsString)],
+    ) -> Result<Workspace, WorkspaceError> {
+        let out = Command::new(cargo)
+            .args(["metadata", "--format-version", "1"])
+            .args(extra_args)
+            .envs(envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(cwd)
+            .output()
+            .map_err(WorkspaceError::Spawn)?;
+        if !out.status.success() {
+            return Err(WorkspaceError::Metadata {
+                dir: cwd.to_path_buf(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        let metadata: cargo_metadata::Metadata = serde_json::from_slice(&out.stdout)
+            .map_err(|e| WorkspaceError::Parse(e.to_string()))?;
+        Self::from_metadata(metadata)
+    }
+
+    pub fn from_metadata(metadata: cargo_metadata::Metadata) -> Result<Workspace, WorkspaceError> {
+        let root = metadata.workspace_root.clone().into_std_path_buf();
+        let lock = root.join("Cargo.lock");
+        if !lock.is_file() {
+            return Err(WorkspaceError::NoLock { path: lock });
+        }
+        let target_dir = metadata.target_directory.clone().into_std_path_buf();
+        let members: std::collections::HashSet<_> =
+            metadata.workspace_members.iter().cloned().collect();
+        let mut local: Vec<LocalPackage> = metadata
+            .packages
+            .iter()
+            .filter(|p| p.source.is_none())
+            .map(|p| {
+                let dir = p
+                    .manifest_path
+                    .parent()
+                    .map(|d| d.to_path_buf().into_std_path_buf())
+                    .unwrap_or_else(|| root.clone());
+                let source_root = if dir.starts_with(&root) {
+                    "ws".to_string()
+                } else {
+                    format!("pkg:{}", p.name)
+                };
+                LocalPackage {
+                    name: p.name.to_string(),
+                    version: p.version.to_string(),
+                    is_member: members.contains(&p.id),
+                    dir,
+                    source_root,
+                }
+            })
+            .collect();
+        local.sort_by(|a, b| a.name.cmp(&b.name).then(a.dir.cmp(&b.dir)));
+        Ok(Workspace {
+            root,
+            target_dir,
+            metadata,
+            local,
+        })
+    }
+
+    /// Package names of local packages, as they appear in `.fingerprint/<name>-<hash>`.
+    pub fn local_names(&self) -> std::collections::BTreeSet<String> {
+        self.local.iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Absolute directory for a source root name (`ws` or `pkg:<name>`).
+    pub fn source_root_dir(&self, root: &str) -> Option<PathBuf> {
+        if root == "ws" {
+            return Some(self.root.clone());
+        }
+        let name = root.strip_prefix("pkg:")?;
+        self.local
+            .iter()
+            .find(|p| p.name == name && p.source_root == root)
+            .map(|p| p.dir.clone())
+    }
+
+    /// The source roots to walk: the workspace root and each local package outside it.
+    pub fn source_roots(&self) -> Vec<(String, PathBuf)> {
+        let mut roots = vec![("ws".to_string(), self.root.clone())];
+        for p in &self.local {
+            if p.source_root != "ws" {
+                roots.push((p.source_root.clone(), p.dir.clone()));
+            }
+        }
+        roots
+    }
+
+    /// A stable identity for "this project" that survives clones at other paths: the sorted
+    /// names of the workspace members.
+    pub fn project_id(&self) -> String {
+        let mut names: Vec<&str> = self
+            .local
+            .iter()
+            .filter(|p| p.is_member)
+            .map(|p| p.name.as_str())
+            .collect();
+        names.sort();
+        names.join(",")
+    }
+}
