@@ -1,0 +1,275 @@
+//! The core engine on a small real workspace: layers restore at any path, cargo decides
+//! freshness correctly, and cache problems never fail a build.
+
+mod common;
+
+use common::*;
+
+const EXPECTED: &str = "hello v1.2.3 #7 | 42 | core readme v1 | build-script";
+
+#[test]
+fn fresh_clone_at_another_path_compiles_nothing() {
+    let w = World::new();
+    let a = w.checkout("a");
+    let first = w.strata(&a, &["build"]).ok();
+    assert!(first.skeleton_built(), "{}", first.stderr);
+    assert!(first.stderr.contains("Strata restored"), "summary line: {}", first.stderr);
+    assert_eq!(run_fx(&a, "debug"), EXPECTED);
+
+    let b = w.checkout("elsewhere/b");
+    let second = w.strata(&b, &["build", "-v"]).ok();
+    assert!(!second.skeleton_built());
+    assert_eq!(second.compiled(), Vec::<String>::new(), "{}", second.stderr);
+    assert!(second.stderr.contains("Fresh fx-app"), "{}", second.stderr);
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+}
+
+#[test]
+fn leaf_edit_readme_edit_and_version_bump() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+
+    // An edit in the most depended-upon member rebuilds it and its dependents only, also in a
+    // fresh clone whose layers came from the store.
+    let b = w.checkout("b");
+    append(&b.join("util/src/lib.rs"), "\npub fn extra() {}\n");
+    let r = w.strata(&b, &["build"]).ok();
+    assert_eq!(r.compiled(), vec!["fx-app", "fx-core", "fx-util"], "{}", r.stderr);
+
+    // A member that nothing depends on: only itself.
+    append(&b.join("app/src/main.rs"), "\n// edited\n");
+    let r = w.strata(&b, &["build"]).ok();
+    assert_eq!(r.compiled(), vec!["fx-app"], "{}", r.stderr);
+
+    // README edits, at the root and in a package whose build script has no rerun-if-changed
+    // (plain cargo reruns it and rebuilds fx-app): no rustc at all.
+    append(&b.join("README.md"), "\nmore words\n");
+    append(&b.join("app/README.md"), "\nmore words\n");
+    let r = w.strata(&b, &["build"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+
+    // …also in a fresh clone restored from the store.
+    let c = w.checkout("c");
+    append(&c.join("README.md"), "\nanother edit\n");
+    append(&c.join("app/README.md"), "\nanother edit\n");
+    let r = w.strata(&c, &["build"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+
+    // A README that a crate compiles in (include_str!) is an input.
+    std::fs::write(c.join("core/README.md"), "core readme v2\n").unwrap();
+    let r = w.strata(&c, &["build"]).ok();
+    assert_eq!(r.compiled(), vec!["fx-app", "fx-core"], "{}", r.stderr);
+    assert!(run_fx(&c, "debug").contains("core readme v2"));
+
+    // Every member's version bumped: the dependency layer still hits; only members compile.
+    let d = w.checkout("d");
+    let root = d.join("Cargo.toml");
+    let text = std::fs::read_to_string(&root).unwrap().replace("0.1.0", "0.2.0");
+    std::fs::write(&root, text).unwrap();
+    w.cargo(&d, &["metadata", "--format-version", "1", "--offline"]).ok();
+    let r = w.strata(&d, &["build"]).ok();
+    assert!(!r.skeleton_built(), "{}", r.stderr);
+    assert_eq!(r.compiled(), vec!["fx-app", "fx-core", "fx-util"], "{}", r.stderr);
+    let why = w.strata(&d, &["why"]).ok();
+    assert!(!why.stdout.contains("changed: skeleton"), "{}", why.stdout);
+}
+
+#[test]
+fn lock_bump_misses_the_deps_layer_and_stays_correct() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+    let b = w.checkout("b");
+    w.cargo(&b, &["update", "-p", "itoa", "--precise", "1.0.19", "--offline"]).ok();
+    let why = w.strata(&b, &["why"]).ok();
+    assert!(why.stdout.contains("changed: lock"), "{}", why.stdout);
+    assert!(why.stdout.contains("Cargo.lock (modified)"), "{}", why.stdout);
+    let r = w.strata(&b, &["build"]).ok();
+    assert!(r.skeleton_built(), "{}", r.stderr);
+    // The previous dependency layer seeds the new one: only itoa compiles again in the skeleton.
+    let skeleton_lines: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Compiling") && !l.contains("strata-skeleton-"))
+        .collect();
+    assert!(skeleton_lines.iter().any(|l| l.contains("itoa v1.0.19")), "{}", r.stderr);
+    assert!(!skeleton_lines.iter().any(|l| l.contains("semver")), "{}", r.stderr);
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+}
+
+#[test]
+fn a_dummy_is_never_shipped_whatever_the_mtimes() {
+    // Cold store, every source mtime 1 (older than anything built): the real binary.
+    let w = World::new();
+    let a = w.checkout("a");
+    set_all_mtimes(&a, 1);
+    w.strata(&a, &["build", "--release"]).ok();
+    assert_eq!(run_fx(&a, "release"), EXPECTED);
+
+    // Warm store, a changed source whose mtime is older than the restored artifacts (Nix):
+    // still rebuilt.
+    let b = w.checkout("b");
+    let main = b.join("app/src/main.rs");
+    let text = std::fs::read_to_string(&main).unwrap().replace("{} | {} | {} | {}", "{} / {} / {} / {}");
+    std::fs::write(&main, text).unwrap();
+    set_all_mtimes(&b, 1);
+    let r = w.strata(&b, &["build", "--release"]).ok();
+    assert_eq!(r.compiled(), vec!["fx-app"], "{}", r.stderr);
+    assert_eq!(run_fx(&b, "release"), EXPECTED.replace(" | ", " / "));
+
+    // Unchanged sources with mtime 1 restore as fresh.
+    let c = w.checkout("c");
+    set_all_mtimes(&c, 1);
+    let r = w.strata(&c, &["build", "--release"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert_eq!(run_fx(&c, "release"), EXPECTED);
+}
+
+#[test]
+fn clippy_and_test_after_build_compile_no_dependency() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+    let members = ["fx-app", "fx-core", "fx-util"];
+    let r = w.strata(&a, &["clippy", "--all-targets"]).ok();
+    assert!(r.compiled().iter().all(|c| members.contains(&c.as_str())), "{}", r.stderr);
+    let r = w.strata(&a, &["test"]).ok();
+    assert!(r.compiled().iter().all(|c| members.contains(&c.as_str())), "{}", r.stderr);
+    assert!(r.stdout.contains("test tests::greets ... ok"), "{}", r.stdout);
+
+    // The tests' units are in the crate layer now: a fresh clone runs them without compiling.
+    let b = w.checkout("b");
+    let r = w.strata(&b, &["test"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+}
+
+#[test]
+fn another_cargo_home_keeps_dependencies_fresh() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+    // Machine B: another checkout path and an empty CARGO_HOME of its own (crates are downloaded
+    // again into it; cargo's fingerprints would hash the new registry path without strata).
+    let b = w.checkout("b");
+    let home = w.path("other-cargo-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let r = w.strata_env(&b, &["build"], &[("CARGO_HOME", &home)]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert!(home.join("registry").exists(), "cargo used the other home");
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+}
+
+#[test]
+fn corrupt_blob_is_caught_and_the_build_goes_on() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+    // Flip a byte in every blob: whatever a restore reads is corrupt.
+    let mut flipped = 0;
+    for e in walkdir::WalkDir::new(w.store.join("blobs")) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let mut bytes = std::fs::read(e.path()).unwrap();
+            let i = bytes.len() / 2;
+            bytes[i] ^= 0x40;
+            std::fs::write(e.path(), bytes).unwrap();
+            flipped += 1;
+        }
+    }
+    assert!(flipped > 0);
+    let b = w.checkout("b");
+    let r = w.strata(&b, &["build"]).ok();
+    assert!(r.stderr.contains("warning: strata:"), "{}", r.stderr);
+    assert!(r.stderr.contains("not restored"), "{}", r.stderr);
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+    let v = w.strata(&b, &["store", "verify"]);
+    assert_ne!(v.code, 0, "verify must report the flipped blobs");
+    assert!(v.stdout.contains("corrupt"), "{}", v.stdout);
+    // gc removes the corrupt objects; the store verifies clean again.
+    w.strata(&b, &["store", "gc", "--max-size", "10G"]).ok();
+    w.strata(&b, &["store", "verify"]).ok();
+}
+
+#[test]
+fn hostile_manifest_is_rejected() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+    // A manifest that writes outside the target dir, made by hand and named by every ref.
+    let blob = walkdir::WalkDir::new(w.store.join("blobs"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_type().is_file())
+        .unwrap();
+    let blob_hex = blob.file_name().to_string_lossy().trim_end_matches(".zst").to_string();
+    let json = serde_json::json!({
+        "format": 1, "kind": "deps", "key": "x", "parent": null, "created_unix_secs": 0,
+        "entries": [{"path": "../../escaped", "mtime": {"secs": 1, "nanos": 0},
+                     "kind": {"type": "file", "blob": blob_hex, "size": 1, "executable": false}}],
+        "sources": [], "meta": {}
+    });
+    let bytes = serde_json::to_vec(&json).unwrap();
+    let id = blake3::hash(&bytes).to_hex().to_string();
+    let dir = w.store.join("manifests").join(&id[..2]);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{id}.json.zst")), zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
+    for e in walkdir::WalkDir::new(w.store.join("refs")) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            std::fs::write(e.path(), format!("{id}\n")).unwrap();
+        }
+    }
+    let b = w.checkout("sub/b");
+    let r = w.strata(&b, &["build"]).ok();
+    assert!(r.stderr.contains("warning: strata:"), "{}", r.stderr);
+    assert!(r.stderr.contains(".."), "the warning names the bad entry: {}", r.stderr);
+    assert!(!w.path("escaped").exists() && !w.path("sub/escaped").exists());
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+}
+
+#[test]
+fn two_builds_at_once_share_one_store() {
+    let w = World::new();
+    let a = w.checkout("a");
+    let b = w.checkout("b");
+    let (ra, rb) = std::thread::scope(|s| {
+        let ha = s.spawn(|| w.strata(&a, &["build"]));
+        let hb = s.spawn(|| w.strata(&b, &["build"]));
+        (ha.join().unwrap(), hb.join().unwrap())
+    });
+    ra.ok();
+    rb.ok();
+    assert_eq!(run_fx(&a, "debug"), EXPECTED);
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+    let v = w.strata(&a, &["store", "verify"]).ok();
+    assert!(v.stdout.contains("store is clean"), "{}", v.stdout);
+}
+
+#[test]
+fn broken_manifest_gives_cargos_error() {
+    let w = World::new();
+    let a = w.checkout("a");
+    append(&a.join("util/Cargo.toml"), "\nthis is [not toml\n");
+    let r = w.strata(&a, &["build"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("util/Cargo.toml"), "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn cargo_strata_subcommand_and_store_commands() {
+    let w = World::new();
+    let a = w.checkout("a");
+    let r = w.cargo_strata(&a, &["build", "-q"]).ok();
+    assert!(!r.stderr.contains("Strata restored"), "-q keeps strata quiet: {}", r.stderr);
+    assert_eq!(run_fx(&a, "debug"), EXPECTED);
+    let s = w.strata(&a, &["store", "stats"]).ok();
+    assert!(s.stdout.contains("manifests: 2"), "{}", s.stdout);
+    w.strata(&a, &["store", "gc", "--max-size", "1"]).ok();
+    let s = w.strata(&a, &["store", "stats"]).ok();
+    assert!(s.stdout.contains("blobs:     0"), "{}", s.stdout);
+    let bad = w.strata(&a, &["store", "gc", "--max-size", "lots"]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("lots"), "{}", bad.stderr);
+}
