@@ -13,7 +13,11 @@ fn fresh_clone_at_another_path_compiles_nothing() {
     let a = w.checkout("a");
     let first = w.strata(&a, &["build"]).ok();
     assert!(first.skeleton_built(), "{}", first.stderr);
-    assert!(first.stderr.contains("Strata restored"), "summary line: {}", first.stderr);
+    assert!(
+        first.stderr.contains("Strata restored"),
+        "summary line: {}",
+        first.stderr
+    );
     assert_eq!(run_fx(&a, "debug"), EXPECTED);
 
     let b = w.checkout("elsewhere/b");
@@ -35,7 +39,12 @@ fn leaf_edit_readme_edit_and_version_bump() {
     let b = w.checkout("b");
     append(&b.join("util/src/lib.rs"), "\npub fn extra() {}\n");
     let r = w.strata(&b, &["build"]).ok();
-    assert_eq!(r.compiled(), vec!["fx-app", "fx-core", "fx-util"], "{}", r.stderr);
+    assert_eq!(
+        r.compiled(),
+        vec!["fx-app", "fx-core", "fx-util"],
+        "{}",
+        r.stderr
+    );
 
     // A member that nothing depends on: only itself.
     append(&b.join("app/src/main.rs"), "\n// edited\n");
@@ -65,12 +74,20 @@ fn leaf_edit_readme_edit_and_version_bump() {
     // Every member's version bumped: the dependency layer still hits; only members compile.
     let d = w.checkout("d");
     let root = d.join("Cargo.toml");
-    let text = std::fs::read_to_string(&root).unwrap().replace("0.1.0", "0.2.0");
+    let text = std::fs::read_to_string(&root)
+        .unwrap()
+        .replace("0.1.0", "0.2.0");
     std::fs::write(&root, text).unwrap();
-    w.cargo(&d, &["metadata", "--format-version", "1", "--offline"]).ok();
+    w.cargo(&d, &["metadata", "--format-version", "1", "--offline"])
+        .ok();
     let r = w.strata(&d, &["build"]).ok();
     assert!(!r.skeleton_built(), "{}", r.stderr);
-    assert_eq!(r.compiled(), vec!["fx-app", "fx-core", "fx-util"], "{}", r.stderr);
+    assert_eq!(
+        r.compiled(),
+        vec!["fx-app", "fx-core", "fx-util"],
+        "{}",
+        r.stderr
+    );
     let why = w.strata(&d, &["why"]).ok();
     assert!(!why.stdout.contains("changed: skeleton"), "{}", why.stdout);
 }
@@ -81,10 +98,18 @@ fn lock_bump_misses_the_deps_layer_and_stays_correct() {
     let a = w.checkout("a");
     w.strata(&a, &["build"]).ok();
     let b = w.checkout("b");
-    w.cargo(&b, &["update", "-p", "itoa", "--precise", "1.0.19", "--offline"]).ok();
+    w.cargo(
+        &b,
+        &["update", "-p", "itoa", "--precise", "1.0.19", "--offline"],
+    )
+    .ok();
     let why = w.strata(&b, &["why"]).ok();
     assert!(why.stdout.contains("changed: lock"), "{}", why.stdout);
-    assert!(why.stdout.contains("Cargo.lock (modified)"), "{}", why.stdout);
+    assert!(
+        why.stdout.contains("Cargo.lock (modified)"),
+        "{}",
+        why.stdout
+    );
     let r = w.strata(&b, &["build"]).ok();
     assert!(r.skeleton_built(), "{}", r.stderr);
     // The previous dependency layer seeds the new one: only itoa compiles again in the skeleton.
@@ -93,8 +118,16 @@ fn lock_bump_misses_the_deps_layer_and_stays_correct() {
         .lines()
         .filter(|l| l.trim_start().starts_with("Compiling") && !l.contains("strata-skeleton-"))
         .collect();
-    assert!(skeleton_lines.iter().any(|l| l.contains("itoa v1.0.19")), "{}", r.stderr);
-    assert!(!skeleton_lines.iter().any(|l| l.contains("semver")), "{}", r.stderr);
+    assert!(
+        skeleton_lines.iter().any(|l| l.contains("itoa v1.0.19")),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !skeleton_lines.iter().any(|l| l.contains("semver")),
+        "{}",
+        r.stderr
+    );
     assert_eq!(run_fx(&b, "debug"), EXPECTED);
 }
 
@@ -111,7 +144,9 @@ fn a_dummy_is_never_shipped_whatever_the_mtimes() {
     // still rebuilt.
     let b = w.checkout("b");
     let main = b.join("app/src/main.rs");
-    let text = std::fs::read_to_string(&main).unwrap().replace("{} | {} | {} | {}", "{} / {} / {} / {}");
+    let text = std::fs::read_to_string(&main)
+        .unwrap()
+        .replace("{} | {} | {} | {}", "{} / {} / {} / {}");
     std::fs::write(&main, text).unwrap();
     set_all_mtimes(&b, 1);
     let r = w.strata(&b, &["build", "--release"]).ok();
@@ -133,10 +168,22 @@ fn clippy_and_test_after_build_compile_no_dependency() {
     w.strata(&a, &["build"]).ok();
     let members = ["fx-app", "fx-core", "fx-util"];
     let r = w.strata(&a, &["clippy", "--all-targets"]).ok();
-    assert!(r.compiled().iter().all(|c| members.contains(&c.as_str())), "{}", r.stderr);
+    assert!(
+        r.compiled().iter().all(|c| members.contains(&c.as_str())),
+        "{}",
+        r.stderr
+    );
     let r = w.strata(&a, &["test"]).ok();
-    assert!(r.compiled().iter().all(|c| members.contains(&c.as_str())), "{}", r.stderr);
-    assert!(r.stdout.contains("test tests::greets ... ok"), "{}", r.stdout);
+    assert!(
+        r.compiled().iter().all(|c| members.contains(&c.as_str())),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("test tests::greets ... ok"),
+        "{}",
+        r.stdout
+    );
 
     // The tests' units are in the crate layer now: a fresh clone runs them without compiling.
     let b = w.checkout("b");
@@ -202,7 +249,11 @@ fn hostile_manifest_is_rejected() {
         .filter_map(Result::ok)
         .find(|e| e.file_type().is_file())
         .unwrap();
-    let blob_hex = blob.file_name().to_string_lossy().trim_end_matches(".zst").to_string();
+    let blob_hex = blob
+        .file_name()
+        .to_string_lossy()
+        .trim_end_matches(".zst")
+        .to_string();
     let json = serde_json::json!({
         "format": 1, "kind": "deps", "key": "x", "parent": null, "created_unix_secs": 0,
         "entries": [{"path": "../../escaped", "mtime": {"secs": 1, "nanos": 0},
@@ -213,7 +264,11 @@ fn hostile_manifest_is_rejected() {
     let id = blake3::hash(&bytes).to_hex().to_string();
     let dir = w.store.join("manifests").join(&id[..2]);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(format!("{id}.json.zst")), zstd::encode_all(&bytes[..], 3).unwrap()).unwrap();
+    std::fs::write(
+        dir.join(format!("{id}.json.zst")),
+        zstd::encode_all(&bytes[..], 3).unwrap(),
+    )
+    .unwrap();
     for e in walkdir::WalkDir::new(w.store.join("refs")) {
         let e = e.unwrap();
         if e.file_type().is_file() {
@@ -223,7 +278,11 @@ fn hostile_manifest_is_rejected() {
     let b = w.checkout("sub/b");
     let r = w.strata(&b, &["build"]).ok();
     assert!(r.stderr.contains("warning: strata:"), "{}", r.stderr);
-    assert!(r.stderr.contains(".."), "the warning names the bad entry: {}", r.stderr);
+    assert!(
+        r.stderr.contains(".."),
+        "the warning names the bad entry: {}",
+        r.stderr
+    );
     assert!(!w.path("escaped").exists() && !w.path("sub/escaped").exists());
     assert_eq!(run_fx(&b, "debug"), EXPECTED);
 }
@@ -262,7 +321,11 @@ fn cargo_strata_subcommand_and_store_commands() {
     let w = World::new();
     let a = w.checkout("a");
     let r = w.cargo_strata(&a, &["build", "-q"]).ok();
-    assert!(!r.stderr.contains("Strata restored"), "-q keeps strata quiet: {}", r.stderr);
+    assert!(
+        !r.stderr.contains("Strata restored"),
+        "-q keeps strata quiet: {}",
+        r.stderr
+    );
     assert_eq!(run_fx(&a, "debug"), EXPECTED);
     let s = w.strata(&a, &["store", "stats"]).ok();
     assert!(s.stdout.contains("manifests: 2"), "{}", s.stdout);

@@ -58,6 +58,8 @@ pub enum SkeletonError {
         "{path}: no Cargo.lock next to the workspace manifest; strata needs one (run `cargo generate-lockfile`)"
     )]
     MissingLock { path: PathBuf },
+    #[error("{path}: cannot re-serialize the masked manifest: {problem}")]
+    Launder { path: PathBuf, problem: String },
     #[error("{path}: cannot be placed relative to the workspace root {root}: {problem}")]
     Path {
         path: PathBuf,
@@ -210,7 +212,7 @@ impl Skeleton {
         let mut files = BTreeMap::new();
         for (path, mut m) in manifests {
             mask_manifest(&mut m.doc, m.mask_version, mask_ws_version);
-            files.insert(rel_key(&path, &root)?, m.doc.to_string().into_bytes());
+            files.insert(rel_key(&path, &root)?, launder(&m.doc, &path)?);
         }
 
         let lock_path = root.join("Cargo.lock");
@@ -469,4 +471,20 @@ mod tests {
             "CARGO_HOME's config and the farther toolchain file must be left out"
         );
     }
+}
+
+/// Re-serialize a manifest canonically (no comments, sorted keys, normalized formatting), as
+/// crane "launders" manifests: a comment or whitespace edit must not change the skeleton's digest.
+fn launder(doc: &toml_edit::DocumentMut, path: &Path) -> Result<Vec<u8>, SkeletonError> {
+    let text = doc.to_string();
+    let table: toml::Table = toml::from_str(&text).map_err(|e| SkeletonError::Launder {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
+    toml::to_string(&table)
+        .map(String::into_bytes)
+        .map_err(|e| SkeletonError::Launder {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })
 }

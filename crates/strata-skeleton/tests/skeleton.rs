@@ -315,6 +315,16 @@ fn digest_ignores_sources_docs_versions_and_location() {
     edit(&ws, "Cargo.toml", "the workspace", "the whole workspace");
     assert_eq!(skeleton(&ws).digest(), d0, "editing descriptions");
 
+    // Comments and formatting are laundered away (a release tool may rewrite them).
+    let manifest = ws.join("app/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("# a comment\n{}\n\n", text.replace(" = ", "=")),
+    )
+    .unwrap();
+    assert_eq!(skeleton(&ws).digest(), d0, "comments and whitespace");
+
     let other = tmp.path().join("elsewhere/deeper");
     std::fs::create_dir_all(&other).unwrap();
     copy_tree(&base, &other);

@@ -81,11 +81,9 @@ impl World {
             .parent()
             .expect("bin dir")
             .to_path_buf();
-        let path = std::env::join_paths(
-            std::iter::once(bin_dir).chain(std::env::split_paths(
-                &std::env::var_os("PATH").unwrap_or_default(),
-            )),
-        )
+        let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
         .expect("PATH");
         let mut c = Command::new("cargo");
         c.arg("strata").args(args).env("PATH", path);
@@ -146,7 +144,12 @@ pub fn copy_tree(src: &Path, dest: &Path) {
 pub fn set_all_mtimes(dir: &Path, secs: i64) {
     for entry in walkdir::WalkDir::new(dir) {
         let entry = entry.expect("walk");
-        if entry.path().strip_prefix(dir).expect("prefix").starts_with("target") {
+        if entry
+            .path()
+            .strip_prefix(dir)
+            .expect("prefix")
+            .starts_with("target")
+        {
             continue;
         }
         if entry.file_type().is_file() {
