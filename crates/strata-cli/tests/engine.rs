@@ -336,3 +336,38 @@ fn cargo_strata_subcommand_and_store_commands() {
     assert_ne!(bad.code, 0);
     assert!(bad.stderr.contains("lots"), "{}", bad.stderr);
 }
+
+#[test]
+fn killing_strata_mid_build_never_corrupts_the_store_or_the_target() {
+    use std::os::unix::process::CommandExt;
+    let w = World::new();
+    let a = w.checkout("a");
+    // Kill the whole process group (strata and the cargo it runs) at several points of a cold
+    // build: skeleton build, save, restore, real build. Where exactly each kill lands does not
+    // matter; after every one the store must verify clean.
+    for (round, delay_ms) in [200u64, 700, 1500, 2500, 4000].into_iter().enumerate() {
+        let dir = if round % 2 == 0 { a.clone() } else { w.checkout(&format!("k{round}")) };
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_strata"));
+        c.arg("build")
+            .current_dir(&dir)
+            .env("STRATA_STORE", &w.store)
+            .env("STRATA_CARGO_HOME_LINK", &w.link)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0);
+        let mut child = c.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let pgid = child.id().to_string();
+        let _ = std::process::Command::new("kill").args(["-9", "--", &format!("-{pgid}")]).status();
+        let _ = child.wait();
+        let v = w.strata(&a, &["store", "verify"]);
+        assert_eq!(v.code, 0, "after a kill at {delay_ms} ms: {}{}", v.stdout, v.stderr);
+    }
+    // Whatever was left half done, the next builds are correct.
+    w.strata(&a, &["build"]).ok();
+    assert_eq!(run_fx(&a, "debug"), EXPECTED);
+    let b = w.checkout("b");
+    w.strata(&b, &["build"]).ok();
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+    w.strata(&b, &["store", "verify"]).ok();
+}
