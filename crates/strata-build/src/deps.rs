@@ -27,6 +27,10 @@ pub fn ensure(
         let _ = s.store.touch_manifest(&id);
         return Some((id, m));
     }
+    if !opts.save {
+        rep.detail("dependency layer missing; --no-save: cargo builds the dependencies itself");
+        return None;
+    }
     rep.status(
         "Strata",
         &format!(

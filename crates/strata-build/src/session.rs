@@ -77,7 +77,7 @@ pub struct Session {
     pub parts: KeyParts,
     /// Hash of the project's identity (member names).
     pub project: String,
-    /// Profile dirs this command builds into (`release`, `<triple>/release`).
+    /// Profile dirs this command builds into: `release` and `*/release` (any target triple).
     pub profiles: Vec<String>,
     pub command: CargoCommand,
 }
@@ -138,6 +138,7 @@ impl Session {
             command: cmd,
             coverage: opts.coverage.label(),
             cwd: &cwd,
+            ws_root: &ws.root,
             cargo_home: &real_home,
             env,
         }
@@ -150,13 +151,10 @@ impl Session {
         parts.insert("lock", lock);
         parts.insert("skeleton", skeleton.digest());
         let project = strata_key::short_hash(ws.project_id().as_bytes());
+        // Units for a target triple live in `<triple>/<profile>`, whether the triple came from
+        // `--target`, CARGO_BUILD_TARGET or `build.target` in a config file.
         let profile = cmd.profile_dir();
-        let mut profiles: Vec<String> = cmd
-            .targets
-            .iter()
-            .map(|t| format!("{}/{profile}", t.trim_end_matches(".json")))
-            .collect();
-        profiles.push(profile);
+        let profiles = vec![format!("*/{profile}"), profile];
         Ok(Session {
             cwd,
             envs,

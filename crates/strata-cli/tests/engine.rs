@@ -346,7 +346,11 @@ fn killing_strata_mid_build_never_corrupts_the_store_or_the_target() {
     // build: skeleton build, save, restore, real build. Where exactly each kill lands does not
     // matter; after every one the store must verify clean.
     for (round, delay_ms) in [200u64, 700, 1500, 2500, 4000].into_iter().enumerate() {
-        let dir = if round % 2 == 0 { a.clone() } else { w.checkout(&format!("k{round}")) };
+        let dir = if round % 2 == 0 {
+            a.clone()
+        } else {
+            w.checkout(&format!("k{round}"))
+        };
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_strata"));
         c.arg("build")
             .current_dir(&dir)
@@ -358,10 +362,16 @@ fn killing_strata_mid_build_never_corrupts_the_store_or_the_target() {
         let mut child = c.spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let pgid = child.id().to_string();
-        let _ = std::process::Command::new("kill").args(["-9", "--", &format!("-{pgid}")]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", "--", &format!("-{pgid}")])
+            .status();
         let _ = child.wait();
         let v = w.strata(&a, &["store", "verify"]);
-        assert_eq!(v.code, 0, "after a kill at {delay_ms} ms: {}{}", v.stdout, v.stderr);
+        assert_eq!(
+            v.code, 0,
+            "after a kill at {delay_ms} ms: {}{}",
+            v.stdout, v.stderr
+        );
     }
     // Whatever was left half done, the next builds are correct.
     w.strata(&a, &["build"]).ok();
@@ -370,4 +380,115 @@ fn killing_strata_mid_build_never_corrupts_the_store_or_the_target() {
     w.strata(&b, &["build"]).ok();
     assert_eq!(run_fx(&b, "debug"), EXPECTED);
     w.strata(&b, &["store", "verify"]).ok();
+}
+
+#[test]
+fn path_dependency_outside_the_workspace_root() {
+    let w = World::new();
+    // `../shared` from each checkout: the same relative place, as in a monorepo checkout.
+    let shared = w.path("shared");
+    std::fs::create_dir_all(shared.join("src")).unwrap();
+    std::fs::write(
+        shared.join("Cargo.toml"),
+        "[package]\nname = \"fx-shared\"\nversion = \"0.3.0\"\nedition = \"2021\"\n\n[dependencies]\nitoa = \"1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        shared.join("src/lib.rs"),
+        "pub fn tag() -> &'static str { \"shared\" }\n",
+    )
+    .unwrap();
+    let prepare = |name: &str| {
+        let dir = w.checkout(name);
+        append(
+            &dir.join("util/Cargo.toml"),
+            "fx-shared = { path = \"../../shared\" }\n",
+        );
+        let lib = dir.join("util/src/lib.rs");
+        append(
+            &lib,
+            "\npub fn shared_tag() -> &'static str { fx_shared::tag() }\n",
+        );
+        w.cargo(&dir, &["metadata", "--format-version", "1", "--offline"])
+            .ok();
+        dir
+    };
+    let a = prepare("a");
+    let r = w.strata(&a, &["build"]).ok();
+    assert!(!r.stderr.contains("warning: strata"), "{}", r.stderr);
+    let b = prepare("b");
+    let r = w.strata(&b, &["build"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    // An edit outside the root rebuilds that package and its dependents.
+    append(&shared.join("src/lib.rs"), "\npub fn more() {}\n");
+    let c = prepare("c");
+    let r = w.strata(&c, &["build"]).ok();
+    assert_eq!(
+        r.compiled(),
+        vec!["fx-app", "fx-core", "fx-shared", "fx-util"],
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn cargo_arguments_pass_through_and_own_flags_go_anywhere() {
+    let w = World::new();
+    let a = w.checkout("a");
+    // `--no-save` after cargo's own arguments, and test-binary arguments after `--`.
+    let r = w
+        .strata(
+            &a,
+            &[
+                "test",
+                "-p",
+                "fx-util",
+                "--no-save",
+                "--",
+                "--nocapture",
+                "formats",
+            ],
+        )
+        .ok();
+    assert!(
+        r.stdout.contains("test tests::formats ... ok"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 passed"), "{}", r.stdout);
+    let s = w.strata(&a, &["store", "stats"]).ok();
+    assert!(
+        s.stdout.contains("manifests: 0"),
+        "--no-save saved nothing: {}",
+        s.stdout
+    );
+    // `strata run` with a leading `--`.
+    let r = w.strata(&a, &["run", "-q", "--bin", "fx", "--"]).ok();
+    assert_eq!(r.stdout.trim(), EXPECTED);
+}
+
+#[test]
+fn target_triple_from_the_environment_is_cached() {
+    let w = World::new();
+    let host = String::from_utf8(
+        std::process::Command::new("rustc")
+            .arg("-vV")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .lines()
+    .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+    .unwrap();
+    let triple = std::path::PathBuf::from(&host);
+    let a = w.checkout("a");
+    w.strata_env(&a, &["build"], &[("CARGO_BUILD_TARGET", &triple)])
+        .ok();
+    let b = w.checkout("b");
+    let r = w
+        .strata_env(&b, &["build"], &[("CARGO_BUILD_TARGET", &triple)])
+        .ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert!(b.join("target").join(&host).join("debug/fx").is_file());
 }

@@ -151,6 +151,8 @@ pub struct KeyInputs<'a> {
     pub coverage: &'a str,
     /// The directory cargo runs in (cargo reads config files from its ancestors).
     pub cwd: &'a Path,
+    /// The workspace root: config files are labelled relative to it.
+    pub ws_root: &'a Path,
     /// The real cargo home (its `config.toml` applies too).
     pub cargo_home: &'a Path,
     pub env: Vec<(String, String)>,
@@ -182,7 +184,7 @@ impl KeyInputs<'_> {
                 p.insert(format!("env:{k}"), short_hash(v.as_bytes()));
             }
         }
-        for (label, path) in config_files(self.cwd, self.cargo_home) {
+        for (label, path) in config_files(self.cwd, self.ws_root, self.cargo_home) {
             if let Ok(bytes) = std::fs::read(&path) {
                 p.insert(format!("config:{label}"), short_hash(&bytes));
             }
@@ -196,21 +198,28 @@ pub fn is_key_env(name: &str) -> bool {
         && (ENV_EXACT.contains(&name) || ENV_PREFIXES.iter().any(|p| name.starts_with(p)))
 }
 
-/// Cargo config files that apply in `cwd`, labelled without absolute paths so two clones at
-/// different paths agree: `./.cargo/config.toml`, `../.cargo/config.toml`, `$CARGO_HOME/config.toml`.
-pub fn config_files(cwd: &Path, cargo_home: &Path) -> Vec<(String, PathBuf)> {
+/// Cargo config files that apply in `cwd`, labelled relative to the workspace root so that two
+/// clones at different paths, and runs from different member dirs, agree on the labels:
+/// `./.cargo/config.toml`, `./crates/x/.cargo/config.toml`, `../.cargo/config`,
+/// `$CARGO_HOME/config.toml`.
+pub fn config_files(cwd: &Path, ws_root: &Path, cargo_home: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    for (depth, dir) in cwd.ancestors().enumerate() {
+    let root_depth = ws_root.components().count();
+    for dir in cwd.ancestors() {
         for name in ["config.toml", "config"] {
             let path = dir.join(".cargo").join(name);
-            if path.is_file() && !path.starts_with(cargo_home) {
-                let up = if depth == 0 {
-                    ".".to_string()
-                } else {
-                    vec![".."; depth].join("/")
-                };
-                out.push((format!("{up}/.cargo/{name}"), path));
+            if !path.is_file() || path.starts_with(cargo_home) {
+                continue;
             }
+            let place = match dir.strip_prefix(ws_root) {
+                Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+                Ok(rel) => format!("./{}", rel.display()),
+                Err(_) => {
+                    let up = root_depth.saturating_sub(dir.components().count()).max(1);
+                    vec![".."; up].join("/")
+                }
+            };
+            out.push((format!("{place}/.cargo/{name}"), path));
         }
     }
     for name in ["config.toml", "config"] {
@@ -265,11 +274,28 @@ mod tests {
         std::fs::create_dir_all(d.join("a/.cargo")).unwrap();
         std::fs::write(ws.join(".cargo/config.toml"), "[build]\n").unwrap();
         std::fs::write(d.join("a/.cargo/config"), "[build]\n").unwrap();
-        let labels: Vec<String> = config_files(&ws, &d.join("home"))
-            .into_iter()
-            .map(|(l, _)| l)
-            .collect();
-        assert_eq!(labels, vec!["./.cargo/config.toml", "../.cargo/config"]);
+        let labels = |cwd: &Path| -> Vec<String> {
+            config_files(cwd, &ws, &d.join("home"))
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect()
+        };
+        assert_eq!(
+            labels(&ws),
+            vec!["./.cargo/config.toml", "../.cargo/config"]
+        );
+        // From a member dir: the same labels, plus the member's own config.
+        let member = ws.join("crates/m");
+        std::fs::create_dir_all(member.join(".cargo")).unwrap();
+        std::fs::write(member.join(".cargo/config.toml"), "[env]\n").unwrap();
+        assert_eq!(
+            labels(&member),
+            vec![
+                "./crates/m/.cargo/config.toml",
+                "./.cargo/config.toml",
+                "../.cargo/config"
+            ]
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

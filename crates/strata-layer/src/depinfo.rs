@@ -209,7 +209,7 @@ mod tests {
     fn maps_to_roots() {
         let roots = vec![
             ("ws".to_string(), PathBuf::from("/a/proj")),
-            ("pkg:shared".to_string(), PathBuf::from("/a/shared")),
+            ("pkg-shared".to_string(), PathBuf::from("/a/shared")),
         ];
         assert_eq!(
             to_source_root(&roots, Path::new("/a/proj/crates/x/src/lib.rs")),
@@ -217,7 +217,7 @@ mod tests {
         );
         assert_eq!(
             to_source_root(&roots, Path::new("/a/shared/src/lib.rs")),
-            Some(("pkg:shared".into(), "src/lib.rs".into()))
+            Some(("pkg-shared".into(), "src/lib.rs".into()))
         );
         assert_eq!(to_source_root(&roots, Path::new("/b/x.rs")), None);
     }

@@ -62,8 +62,9 @@ impl TargetScan {
     }
 }
 
-/// Walk `root` (a cargo target dir). Only groups whose profile is in `profiles` are kept (all when
-/// `None`). A missing dir scans as empty.
+/// Walk `root` (a cargo target dir). Only groups whose profile matches one of `profiles` are kept
+/// (all when `None`); `*/release` matches `release` under any target triple. A missing dir scans
+/// as empty.
 pub fn scan(root: &Path, profiles: Option<&[String]>) -> Result<TargetScan, LayerError> {
     let mut out = TargetScan {
         root: root.to_path_buf(),
@@ -109,7 +110,7 @@ pub fn scan(root: &Path, profiles: Option<&[String]>) -> Result<TargetScan, Laye
         if let Some(profiles) = profiles
             && !group
                 .profile()
-                .is_some_and(|p| profiles.iter().any(|q| q == p))
+                .is_some_and(|p| profiles.iter().any(|q| profile_matches(q, p)))
         {
             continue;
         }
@@ -141,4 +142,33 @@ pub fn scan(root: &Path, profiles: Option<&[String]>) -> Result<TargetScan, Laye
         });
     }
     Ok(out)
+}
+
+fn profile_matches(pattern: &str, profile: &str) -> bool {
+    match pattern.strip_prefix("*/") {
+        Some(rest) => profile.split_once('/').is_some_and(|(_, p)| p == rest),
+        None => pattern == profile,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn profile_patterns() {
+        use super::profile_matches;
+        assert!(profile_matches("release", "release"));
+        assert!(!profile_matches(
+            "release",
+            "x86_64-unknown-linux-musl/release"
+        ));
+        assert!(profile_matches(
+            "*/release",
+            "x86_64-unknown-linux-musl/release"
+        ));
+        assert!(!profile_matches("*/release", "release"));
+        assert!(!profile_matches(
+            "*/release",
+            "x86_64-unknown-linux-musl/debug"
+        ));
+    }
 }

@@ -8,7 +8,7 @@ use crate::{Workspace, WorkspaceError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
-    /// `ws` or `pkg:<name>`.
+    /// `ws` or `pkg-<name>`.
     pub root: String,
     /// Relative to the root, '/'-separated.
     pub rel: String,

@@ -8,7 +8,8 @@
 //! Cargo itself treats every file of a package with a build script lacking `rerun-if-changed` as an
 //! input (the ripgrep root package rebuilds on a README edit); strata deliberately does not, so a
 //! README edit costs nothing. The price: a build script that reads an undeclared *documentation*
-//! file misses its change; `[sources] include` in strata.toml puts such files back.
+//! file misses its change. [`SourceFilter::new`] takes extra patterns both ways; a configuration
+//! file to set them is not there yet.
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -42,7 +42,7 @@ pub struct LocalPackage {
     pub dir: PathBuf,
     pub is_member: bool,
     /// Name used for this package's source files in layers: `ws` for files under the workspace
-    /// root, `pkg:<name>` for a package outside it.
+    /// root, `pkg-<name>` for a package outside it.
     pub source_root: String,
 }
 
@@ -103,7 +103,7 @@ impl Workspace {
                 let source_root = if dir.starts_with(&root) {
                     "ws".to_string()
                 } else {
-                    format!("pkg:{}", p.name)
+                    format!("pkg-{}", p.name)
                 };
                 LocalPackage {
                     name: p.name.to_string(),
@@ -128,12 +128,12 @@ impl Workspace {
         self.local.iter().map(|p| p.name.clone()).collect()
     }
 
-    /// Absolute directory for a source root name (`ws` or `pkg:<name>`).
+    /// Absolute directory for a source root name (`ws` or `pkg-<name>`).
     pub fn source_root_dir(&self, root: &str) -> Option<PathBuf> {
         if root == "ws" {
             return Some(self.root.clone());
         }
-        let name = root.strip_prefix("pkg:")?;
+        let name = root.strip_prefix("pkg-")?;
         self.local
             .iter()
             .find(|p| p.name == name && p.source_root == root)

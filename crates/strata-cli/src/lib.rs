@@ -1,5 +1,6 @@
-//! The command line: a thin layer over strata-build and strata-store.
+//! The `strata` command line: a thin layer over strata-build and strata-store.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -101,14 +102,76 @@ enum StoreCommand {
     },
 }
 
-pub fn main_with_args(args: Vec<std::ffi::OsString>) -> ExitCode {
-    let cli = Cli::parse_from(args);
-    if std::env::var_os("STRATA_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_env("STRATA_LOG"))
-            .with_writer(std::io::stderr)
-            .try_init();
+/// Subcommands whose arguments belong to cargo.
+const CARGO_COMMANDS: &[&str] = &[
+    "build", "check", "test", "clippy", "doc", "run", "bench", "nextest", "why",
+];
+/// strata's own flags of those subcommands, taking a value or not.
+const OWN_FLAGS: &[(&str, bool)] = &[
+    ("--no-restore", false),
+    ("--no-save", false),
+    ("--deps-for", true),
+    ("--store", true),
+];
+
+/// Rewrite `strata [globals] <cmd> <args…>` so that strata's own flags may stand anywhere before
+/// cargo's `--` and cargo's arguments reach cargo exactly as given (a leading `--` included):
+/// own flags move in front, then an explicit `--` ends clap's parsing. `-h`/`--help` before a
+/// `--` stays with clap, which prints strata's help for the command.
+pub fn normalize_args(args: Vec<OsString>) -> Vec<OsString> {
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].to_str() {
+            Some("--store") => i += 2,
+            Some(a) if a.starts_with('-') => i += 1,
+            _ => break,
+        }
     }
+    let Some(sub) = args.get(i).and_then(|a| a.to_str()) else {
+        return args;
+    };
+    if !CARGO_COMMANDS.contains(&sub) {
+        return args;
+    }
+    let rest = &args[i + 1..];
+    let mut own = Vec::new();
+    let mut cargo = Vec::new();
+    let mut j = 0;
+    let mut in_cargo_tail = false;
+    let mut help = false;
+    while j < rest.len() {
+        let a = rest[j].to_string_lossy();
+        if in_cargo_tail {
+            cargo.push(rest[j].clone());
+        } else if a == "--" {
+            in_cargo_tail = true;
+            cargo.push(rest[j].clone());
+        } else if let Some((flag, takes)) = OWN_FLAGS
+            .iter()
+            .find(|(f, _)| a == *f || a.starts_with(&format!("{f}=")))
+        {
+            own.push(rest[j].clone());
+            if *takes && a == *flag && j + 1 < rest.len() {
+                j += 1;
+                own.push(rest[j].clone());
+            }
+        } else {
+            help |= a == "-h" || a == "--help";
+            cargo.push(rest[j].clone());
+        }
+        j += 1;
+    }
+    let mut out: Vec<OsString> = args[..=i].to_vec();
+    out.extend(own);
+    if !help {
+        out.push("--".into());
+    }
+    out.extend(cargo);
+    out
+}
+
+pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
+    let cli = Cli::parse_from(normalize_args(args));
     let (sub, cargo_args) = match &cli.command {
         Command::Build(a) => ("build", a),
         Command::Check(a) => ("check", a),
@@ -303,4 +366,67 @@ fn store(cli: &Cli, cmd: &StoreCommand) -> ExitCode {
 fn fail(msg: &str) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> Vec<String> {
+        normalize_args(s.split_whitespace().map(OsString::from).collect())
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn own_flags_move_and_cargo_args_stay_verbatim() {
+        assert_eq!(
+            norm("strata build --release --no-save -p x"),
+            ["strata", "build", "--no-save", "--", "--release", "-p", "x"]
+        );
+        assert_eq!(
+            norm("strata -q test -- --nocapture"),
+            ["strata", "-q", "test", "--", "--", "--nocapture"]
+        );
+        assert_eq!(
+            norm("strata build --deps-for build --release -- --no-save"),
+            [
+                "strata",
+                "build",
+                "--deps-for",
+                "build",
+                "--",
+                "--release",
+                "--",
+                "--no-save"
+            ]
+        );
+        assert_eq!(norm("strata build --help"), ["strata", "build", "--help"]);
+        assert_eq!(
+            norm("strata store gc --max-size 1G"),
+            ["strata", "store", "gc", "--max-size", "1G"]
+        );
+        assert_eq!(
+            norm("strata --store /s why --release"),
+            ["strata", "--store", "/s", "why", "--", "--release"]
+        );
+    }
+
+    #[test]
+    fn parsed_cargo_args() {
+        let cli = Cli::parse_from(normalize_args(
+            "strata test --no-save -- --nocapture"
+                .split_whitespace()
+                .map(OsString::from)
+                .collect(),
+        ));
+        match cli.command {
+            Command::Test(a) => {
+                assert!(a.cache.no_save);
+                assert_eq!(a.args, ["--", "--nocapture"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
