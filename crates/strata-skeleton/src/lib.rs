@@ -445,6 +445,22 @@ fn cargo_home() -> Option<PathBuf> {
     std::env::home_dir().map(|h| h.join(".cargo"))
 }
 
+/// Re-serialize a manifest canonically (no comments, sorted keys, normalized formatting), as
+/// crane "launders" manifests: a comment or whitespace edit must not change the skeleton's digest.
+fn launder(doc: &toml_edit::DocumentMut, path: &Path) -> Result<Vec<u8>, SkeletonError> {
+    let text = doc.to_string();
+    let table: toml::Table = toml::from_str(&text).map_err(|e| SkeletonError::Launder {
+        path: path.to_path_buf(),
+        problem: e.to_string(),
+    })?;
+    toml::to_string(&table)
+        .map(String::into_bytes)
+        .map_err(|e| SkeletonError::Launder {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,20 +487,4 @@ mod tests {
             "CARGO_HOME's config and the farther toolchain file must be left out"
         );
     }
-}
-
-/// Re-serialize a manifest canonically (no comments, sorted keys, normalized formatting), as
-/// crane "launders" manifests: a comment or whitespace edit must not change the skeleton's digest.
-fn launder(doc: &toml_edit::DocumentMut, path: &Path) -> Result<Vec<u8>, SkeletonError> {
-    let text = doc.to_string();
-    let table: toml::Table = toml::from_str(&text).map_err(|e| SkeletonError::Launder {
-        path: path.to_path_buf(),
-        problem: e.to_string(),
-    })?;
-    toml::to_string(&table)
-        .map(String::into_bytes)
-        .map_err(|e| SkeletonError::Launder {
-            path: path.to_path_buf(),
-            problem: e.to_string(),
-        })
 }
