@@ -72,7 +72,11 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         base = read_last(s).and_then(|id| s.store.get_manifest(&id).ok().map(|m| (id, m)));
     }
     if let Some((_, m)) = &base {
-        let a = strata_restore::align_sources(&m.sources, &hashed, &filter, mode);
+        // What the units now in the target dir read (restored ones included).
+        let referenced = strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))
+            .map(|scan| strata_layer::referenced_files(&s.ws, &scan))
+            .unwrap_or_default();
+        let a = strata_restore::align_sources(&m.sources, &hashed, &filter, &referenced, mode);
         rep.detail(&format!(
             "sources: {} unchanged, {} changed, {} non-inputs, {} mtimes set",
             a.unchanged, a.changed, a.non_inputs, a.touched

@@ -69,7 +69,7 @@ pub fn why(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> Result<WhyRepo
     let filter = SourceFilter::default();
     let hashed = strata_layer::hash_sources(strata_workspace::source_files(&s.ws)?);
     let mut parts = s.parts.clone();
-    parts.insert("sources", crate_sources_part(&hashed, &filter));
+    parts.insert("sources", crate::crates::sources_part(&hashed, &filter));
     let old = KeyParts::from_meta(&prev.meta);
     let mut report = WhyReport {
         changes: old.diff(&parts),
@@ -137,11 +137,4 @@ fn label(root: &str, rel: &str) -> String {
     } else {
         format!("[{root}] {rel}")
     }
-}
-
-fn crate_sources_part(
-    hashed: &[(strata_workspace::SourceFile, Option<strata_store::ObjectId>)],
-    filter: &SourceFilter,
-) -> String {
-    crate::crates::sources_part(hashed, filter)
 }

@@ -492,3 +492,33 @@ fn target_triple_from_the_environment_is_cached() {
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
     assert!(b.join("target").join(&host).join("debug/fx").is_file());
 }
+
+#[test]
+fn a_readme_that_plain_cargo_compiled_in_stays_an_input() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+    // Between two strata runs, plain cargo builds a unit that include_str!s a Markdown file…
+    std::fs::write(a.join("util/NOTES.md"), "notes v1\n").unwrap();
+    append(
+        &a.join("util/src/lib.rs"),
+        "\npub const NOTES: &str = include_str!(\"../NOTES.md\");\n",
+    );
+    // (with the CARGO_HOME strata gives cargo, so that only this unit is rebuilt)
+    let status = std::process::Command::new("cargo")
+        .args(["build", "--offline", "-q"])
+        .current_dir(&a)
+        .env("CARGO_HOME", &w.link)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // …then the file changes: strata must not give it an old mtime from the filter's point of view.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(a.join("util/NOTES.md"), "notes v2\n").unwrap();
+    let r = w.strata(&a, &["build"]).ok();
+    assert!(
+        r.compiled().contains(&"fx-util".to_string()),
+        "{}",
+        r.stderr
+    );
+}

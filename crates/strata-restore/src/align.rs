@@ -1,6 +1,6 @@
 //! Giving source files the mtimes cargo expects, decided by content.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use rayon::prelude::*;
 use strata_store::{FileTime, ObjectId, SourceStamp};
@@ -36,10 +36,14 @@ pub struct AlignStats {
 /// therefore get their saved mtime whatever their content; new ones get the oldest saved mtime so
 /// they cannot become the newest file.
 /// `files` pairs each source file with its current content hash (`None` when unreadable).
+/// `referenced` holds `(root, path)` of files that a unit now in the target dir names in its
+/// dep-info or `rerun-if-changed`: inputs whatever the filter says, even without a stamp (a unit
+/// built by plain cargo since the last save may have started to `include_str!` a README).
 pub fn align_sources(
     stamps: &[SourceStamp],
     files: &[(SourceFile, Option<ObjectId>)],
     filter: &SourceFilter,
+    referenced: &HashSet<(String, String)>,
     mode: AlignMode,
 ) -> AlignStats {
     let by_path: HashMap<(&str, &str), &SourceStamp> = stamps
@@ -48,12 +52,14 @@ pub fn align_sources(
         .collect();
     let oldest = stamps.iter().map(|s| s.mtime).min();
     let now = FileTime::from_system_time(std::time::SystemTime::now());
-    let none = std::collections::HashSet::new();
+    let none = HashSet::new();
     let outcomes: Vec<(Kind, bool)> = files
         .par_iter()
         .map(|(f, current_hash)| {
             let stamp = by_path.get(&(f.root.as_str(), f.rel.as_str())).copied();
-            let input = stamp.map_or_else(|| filter.is_input(&f.rel, &none), |s| s.input);
+            let input = stamp.is_some_and(|s| s.input)
+                || referenced.contains(&(f.root.clone(), f.rel.clone()))
+                || filter.is_input(&f.rel, &none);
             let Ok(meta) = std::fs::symlink_metadata(&f.abs) else {
                 return (Kind::Skipped, false);
             };
