@@ -66,11 +66,7 @@ pub fn to_source_root(roots: &[(String, PathBuf)], abs: &Path) -> Option<(String
         .max_by_key(|(_, dir)| dir.components().count())
         .and_then(|(name, dir)| {
             let rel = abs.strip_prefix(dir).ok()?;
-            let rel = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
+            let rel = strata_workspace::rel_string(rel);
             (!rel.is_empty()).then(|| (name.clone(), rel))
         })
 }

@@ -98,11 +98,7 @@ pub fn scan(root: &Path, profiles: Option<&[String]>) -> Result<TargetScan, Laye
         let Ok(rel) = entry.path().strip_prefix(root) else {
             continue;
         };
-        let rel = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
+        let rel = strata_workspace::rel_string(rel);
         let group = classify(&rel);
         if group == Group::Ignored {
             continue;

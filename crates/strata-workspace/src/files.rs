@@ -66,11 +66,7 @@ fn walk(
         let Ok(rel) = abs.strip_prefix(dir) else {
             continue;
         };
-        let rel = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/");
+        let rel = rel_string(rel);
         out.push(SourceFile {
             root: root_name.to_string(),
             rel,
@@ -78,4 +74,12 @@ fn walk(
         });
     }
     Ok(())
+}
+
+/// A relative path as strata stores it: '/'-separated, whatever the platform.
+pub fn rel_string(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -4,7 +4,7 @@
 mod files;
 mod filter;
 
-pub use files::{SourceFile, source_files};
+pub use files::{SourceFile, rel_string, source_files};
 pub use filter::SourceFilter;
 
 use std::ffi::OsString;
