@@ -1,7 +1,9 @@
 //! strata-store: the local content-addressed store.
 //!
 //! * blobs: file contents, named by the BLAKE3 of their uncompressed bytes,
-//!   stored zstd-compressed under `blobs/<xx>/<hex>.zst`;
+//!   stored zstd-compressed under `blobs/<xx>/<hex>.zst`, or as is under
+//!   `blobs/<xx>/<hex>.raw` when compression is off or does not pay (raw
+//!   blobs are restored by reflink where the filesystem supports it);
 //! * manifests: one layer (files under a target dir) as JSON, named by the
 //!   BLAKE3 of the JSON bytes, under `manifests/<xx>/<hex>.json.zst`;
 //! * refs: named pointers to manifests under `refs/<name>`.
@@ -27,7 +29,7 @@ pub use id::ObjectId;
 pub use maint::{CorruptObject, DanglingRef, GcReport, MissingBlobRef, StoreStats, VerifyReport};
 pub use manifest::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, SourceStamp};
 pub use size::parse_size;
-pub use store::{PutBlob, Store, StoreLock};
+pub use store::{BlobForm, PutBlob, Store, StoreLock};
 
 #[cfg(test)]
 mod send_sync {

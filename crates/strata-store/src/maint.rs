@@ -9,16 +9,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::error::io_at;
-use crate::store::{BLOB_SUFFIX, MANIFEST_SUFFIX, check_ref_name, parse_ref, tmp_owner_pid};
-use crate::{Manifest, ObjectId, Store, StoreError};
+use crate::store::{MANIFEST_SUFFIX, check_ref_name, parse_ref, tmp_owner_pid};
+use crate::{BlobForm, Manifest, ObjectId, Store, StoreError};
 
 /// Temp files older than this are abandoned even if their writer lives.
 const TMP_MAX_AGE: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {
+    /// Distinct blob ids (a blob stored in both forms counts once).
     pub blobs: u64,
-    /// On-disk (compressed) bytes of all blobs.
+    /// On-disk bytes of all blob files (compressed or raw).
     pub blob_bytes: u64,
     pub manifests: u64,
     /// On-disk (compressed) bytes of all manifests.
@@ -59,6 +60,7 @@ pub struct DanglingRef {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// Distinct blob ids checked (a blob stored in both forms counts once).
     pub blobs_checked: u64,
     pub manifests_checked: u64,
     pub refs_checked: u64,
@@ -85,6 +87,8 @@ pub struct GcReport {
     pub removed_manifests: Vec<ObjectId>,
     /// Refs removed: evicted with their manifest, dangling, or unreadable.
     pub removed_refs: Vec<String>,
+    /// Blob ids no longer in the store (corrupt or unneeded), counted once
+    /// whatever the number of forms they were stored in.
     pub removed_blobs: u64,
     pub freed_bytes: u64,
     pub bytes_before: u64,
@@ -98,6 +102,13 @@ pub(crate) struct ObjFile {
     pub path: PathBuf,
     pub len: u64,
     pub mtime: SystemTime,
+}
+
+/// One blob file found by a scan; an id may have one per [`BlobForm`].
+#[derive(Debug, Clone)]
+pub(crate) struct BlobFile {
+    pub obj: ObjFile,
+    pub form: BlobForm,
 }
 
 #[derive(Debug, Clone)]
@@ -209,8 +220,19 @@ enum Check<T> {
 }
 
 impl Store {
-    fn scan_blobs(&self) -> Result<Vec<ObjFile>, StoreError> {
-        scan_objects(&self.root().join("blobs"), BLOB_SUFFIX)
+    /// Blob files of all forms, sorted by id then form.
+    fn scan_blobs(&self) -> Result<Vec<BlobFile>, StoreError> {
+        let dir = self.root().join("blobs");
+        let mut out = Vec::new();
+        for form in BlobForm::ALL {
+            out.extend(
+                scan_objects(&dir, form.suffix())?
+                    .into_iter()
+                    .map(|obj| BlobFile { obj, form }),
+            );
+        }
+        out.sort_by_key(|b| (b.obj.id, b.form));
+        Ok(out)
     }
 
     fn scan_manifests(&self) -> Result<Vec<ObjFile>, StoreError> {
@@ -266,8 +288,8 @@ impl Store {
         Ok(out)
     }
 
-    fn check_blob_file(&self, o: &ObjFile) -> Result<Check<u64>, StoreError> {
-        match self.check_blob(&o.id) {
+    fn check_blob_file(&self, b: &BlobFile) -> Result<Check<u64>, StoreError> {
+        match self.check_blob_file_at(&b.obj.id, b.form, &b.obj.path) {
             Ok(n) => Ok(Check::Ok(n)),
             Err(StoreError::Corrupt { reason, .. }) => Ok(Check::Corrupt(reason)),
             Err(StoreError::MissingBlob { .. }) => Ok(Check::Gone),
@@ -304,7 +326,7 @@ impl Store {
                 tmp_bytes += md.len();
             }
         }
-        let present: HashSet<ObjectId> = blobs.iter().map(|b| b.id).collect();
+        let present: HashSet<ObjectId> = blobs.iter().map(|b| b.obj.id).collect();
         let mut sizes: HashMap<ObjectId, u64> = HashMap::new();
         for m in &manifests {
             let Ok(Check::Ok(man)) = self.check_manifest_file(m) else {
@@ -319,8 +341,8 @@ impl Store {
             }
         }
         Ok(StoreStats {
-            blobs: blobs.len() as u64,
-            blob_bytes: blobs.iter().map(|b| b.len).sum(),
+            blobs: present.len() as u64,
+            blob_bytes: blobs.iter().map(|b| b.obj.len).sum(),
             manifests: manifests.len() as u64,
             manifest_bytes: manifests.iter().map(|m| m.len).sum(),
             refs: refs.len() as u64,
@@ -337,28 +359,29 @@ impl Store {
         let _lock = self.lock_shared()?;
         let mut report = VerifyReport::default();
 
+        // Each file is checked on its own: a corrupt form is reported even
+        // if the other form of the same blob is fine.
         let blobs = self.scan_blobs()?;
         let mut present: HashSet<ObjectId> = HashSet::with_capacity(blobs.len());
-        for (o, res) in blobs
+        for (b, res) in blobs
             .iter()
-            .zip(par_map(&blobs, |o| self.check_blob_file(o)))
+            .zip(par_map(&blobs, |b| self.check_blob_file(b)))
         {
             match res? {
                 Check::Ok(_) => {
-                    report.blobs_checked += 1;
-                    present.insert(o.id);
+                    present.insert(b.obj.id);
                 }
                 Check::Corrupt(reason) => {
-                    report.blobs_checked += 1;
-                    present.insert(o.id);
+                    present.insert(b.obj.id);
                     report.corrupt.push(CorruptObject {
-                        path: o.path.clone(),
+                        path: b.obj.path.clone(),
                         reason,
                     });
                 }
                 Check::Gone => {}
             }
         }
+        report.blobs_checked = present.len() as u64;
 
         let manifests = self.scan_manifests()?;
         let mut manifest_ids: HashSet<ObjectId> = HashSet::with_capacity(manifests.len());
@@ -450,22 +473,28 @@ impl Store {
             }
         }
 
-        // 2. Blobs: re-hash all; drop corrupt ones.
+        // 2. Blobs: re-hash every file of every form; drop corrupt files. A
+        //    blob lives on while one good form does; `blob_len` is the
+        //    on-disk size of all its good forms.
         let blobs = self.scan_blobs()?;
-        report.bytes_before += blobs.iter().map(|b| b.len).sum::<u64>();
+        report.bytes_before += blobs.iter().map(|b| b.obj.len).sum::<u64>();
         let mut blob_len: HashMap<ObjectId, u64> = HashMap::with_capacity(blobs.len());
-        for (o, res) in blobs
+        let mut good_files: Vec<&ObjFile> = Vec::with_capacity(blobs.len());
+        let mut corrupt_ids: HashSet<ObjectId> = HashSet::new();
+        for (b, res) in blobs
             .iter()
-            .zip(par_map(&blobs, |o| self.check_blob_file(o)))
+            .zip(par_map(&blobs, |b| self.check_blob_file(b)))
         {
+            let o = &b.obj;
             match res? {
                 Check::Ok(_) => {
-                    blob_len.insert(o.id, o.len);
+                    *blob_len.entry(o.id).or_default() += o.len;
+                    good_files.push(o);
                 }
                 Check::Corrupt(reason) => {
                     remove_file(&o.path)?;
                     report.freed_bytes += o.len;
-                    report.removed_blobs += 1;
+                    corrupt_ids.insert(o.id);
                     report.removed_corrupt.push(CorruptObject {
                         path: o.path.clone(),
                         reason,
@@ -474,6 +503,10 @@ impl Store {
                 Check::Gone => {}
             }
         }
+        report.removed_blobs += corrupt_ids
+            .iter()
+            .filter(|id| !blob_len.contains_key(id))
+            .count() as u64;
 
         // 3. Manifests: drop corrupt ones and ones that can no longer be
         //    restored because a blob is gone.
@@ -594,16 +627,14 @@ impl Store {
                 report.removed_manifests.push(*id);
             }
         }
-        for o in &blobs {
-            let Some(len) = blob_len.get(&o.id) else {
-                continue;
-            };
-            if users.get(&o.id).copied().unwrap_or(0) == 0 {
+        let unused = |id: &ObjectId| users.get(id).copied().unwrap_or(0) == 0;
+        for o in &good_files {
+            if unused(&o.id) {
                 remove_file(&o.path)?;
-                report.freed_bytes += len;
-                report.removed_blobs += 1;
+                report.freed_bytes += o.len;
             }
         }
+        report.removed_blobs += blob_len.keys().filter(|id| unused(id)).count() as u64;
         report.bytes_after = total + tmp_left;
         Ok(report)
     }

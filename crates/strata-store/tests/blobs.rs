@@ -4,14 +4,16 @@ use std::fs;
 use std::sync::Arc;
 
 use common::*;
-use strata_store::{ObjectId, Store, StoreError};
+use strata_store::{BlobForm, ObjectId, Store, StoreError};
 
 #[test]
 fn bytes_round_trip_and_dedupe() {
     let (tmp, store) = store();
-    let data = b"hello strata".to_vec();
+    // Compressible, so stored as zstd (tiny content would be stored raw).
+    let data = b"hello strata ".repeat(100);
     let p = store.put_bytes(&data).unwrap();
     assert!(p.new);
+    assert_eq!(store.blob_form(&p.id), Some(BlobForm::Zstd));
     assert_eq!(p.size, data.len() as u64);
     assert!(p.stored_bytes > 0);
     assert_eq!(p.id, ObjectId::of_bytes(&data));
@@ -154,8 +156,10 @@ fn corrupt_blob_detected_reported_and_collected() {
 fn blob_with_right_frame_but_wrong_content_is_corrupt() {
     // A valid zstd frame under the wrong name: only the hash check catches it.
     let (tmp, store) = store();
-    let a = store.put_bytes(b"content a").unwrap();
-    let b = store.put_bytes(b"content b").unwrap();
+    let a = store.put_bytes(&b"content a".repeat(50)).unwrap();
+    let b = store.put_bytes(&b"content b".repeat(50)).unwrap();
+    assert_eq!(store.blob_form(&a.id), Some(BlobForm::Zstd));
+    assert_eq!(store.blob_form(&b.id), Some(BlobForm::Zstd));
     fs::copy(store.blob_path(&b.id), store.blob_path(&a.id)).unwrap();
     let dest = tmp.path().join("out");
     assert!(matches!(
