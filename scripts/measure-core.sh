@@ -19,6 +19,8 @@ extract "$work/native"
 native=$(cd "$work/native" && time_cmd cargo build --release --locked)
 extract "$work/cold"
 cold=$(cd "$work/cold" && time_cmd "$strata" build --release --locked)
+extract "$work/cold-build-only"
+cold_build=$(cd "$work/cold-build-only" && STRATA_STORE=$work/store-build-only time_cmd "$strata" build --release --locked --deps-for build)
 extract "$work/elsewhere/clone"
 clone=$(cd "$work/elsewhere/clone" && time_cmd "$strata" build --release --locked)
 compiled=$(grep -cE '^\s+(Compiling|Checking) ' "$work/log" || true)
@@ -28,5 +30,6 @@ target=$(du -sb "$work/native/target" | cut -f1)
 printf 'machine: %s cores, %s\n' "$(nproc)" "$(rustc -V)"
 printf '%-44s %8.2f s\n' "native clean cargo build --release" "$native"
 printf '%-44s %8.2f s  %sx native\n' "strata cold (empty store, save included)" "$cold" "$(ratio "$cold" "$native")"
+printf '%-44s %8.2f s  %sx native\n' "strata cold, --deps-for build (no check deps)" "$cold_build" "$(ratio "$cold_build" "$native")"
 printf '%-44s %8.2f s  %sx native  (%s units compiled)\n' "strata fresh clone elsewhere, warm store" "$clone" "$(ratio "$clone" "$native")" "$compiled"
 printf '%-44s %8s MiB (native target: %s MiB)\n' "store after both" "$((store / 1048576))" "$((target / 1048576))"
