@@ -41,8 +41,18 @@ fn leaf_edit_readme_edit_and_version_bump() {
     append(&b.join("README.md"), "\nwords\n");
     let why = w.strata(&b, &["why"]).ok();
     assert!(why.stdout.contains("changed: sources"), "{}", why.stdout);
-    assert!(why.stdout.contains("input file:    util/src/lib.rs (modified)"), "{}", why.stdout);
-    assert!(why.stdout.contains("not an input (changes no key): README.md"), "{}", why.stdout);
+    assert!(
+        why.stdout
+            .contains("input file:    util/src/lib.rs (modified)"),
+        "{}",
+        why.stdout
+    );
+    assert!(
+        why.stdout
+            .contains("not an input (changes no key): README.md"),
+        "{}",
+        why.stdout
+    );
     assert!(!why.stdout.contains("changed: skeleton"), "{}", why.stdout);
     let r = w.strata(&b, &["build"]).ok();
     assert_eq!(
