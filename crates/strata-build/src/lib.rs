@@ -38,6 +38,16 @@ pub struct Summary {
 pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
     let session = match Session::prepare(cmd, opts, rep) {
         Ok(s) => s,
+        // Cargo prints its own error for a workspace it cannot read; say so once, briefly.
+        Err(SessionError::Workspace(strata_workspace::WorkspaceError::Metadata {
+            dir, ..
+        })) => {
+            rep.warn(&format!(
+                "cargo cannot read the workspace in {}; running cargo without the cache (its error follows)",
+                dir.display()
+            ));
+            return exit_code(run_cargo(cmd, &[], rep));
+        }
         Err(e) => {
             rep.warn(&format!("{e}\n  running cargo without the cache"));
             return exit_code(run_cargo(cmd, &[], rep));

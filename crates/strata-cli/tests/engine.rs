@@ -325,11 +325,24 @@ fn two_builds_at_once_share_one_store() {
 fn broken_manifest_gives_cargos_error() {
     let w = World::new();
     let a = w.checkout("a");
-    append(&a.join("util/Cargo.toml"), "\nthis is [not toml\n");
+    append(&a.join("util/Cargo.toml"), "\noops [\n");
     let r = w.strata(&a, &["build"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("util/Cargo.toml"), "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    // cargo's error once, after one short warning from strata
+    assert_eq!(
+        r.stderr.matches("key with no value").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("warning: strata: cargo cannot read the workspace"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
