@@ -169,6 +169,17 @@ fn save(
             fresh_units.insert((profile.clone(), hash.clone()));
         }
     }
+    // Non-local units the base layer already carried stay in the layer: a later run that does not
+    // rebuild them (a noop) must not drop them.
+    let base_units: HashSet<(String, String)> = pre
+        .base
+        .iter()
+        .flat_map(|(_, m)| m.entries.iter())
+        .filter_map(|e| match strata_layer::classify(&e.path) {
+            Group::Unit { profile, hash } => Some((profile, hash)),
+            _ => None,
+        })
+        .collect();
     let files: Vec<&ScannedFile> = scan
         .files
         .iter()
@@ -176,7 +187,8 @@ fn save(
             Group::Unit { profile, hash } => {
                 let id = (profile.clone(), hash.clone());
                 scan.package_of(&f.group).is_none_or(|p| local.contains(p))
-                    || (!deps_units.contains(&id) && fresh_units.contains(&id))
+                    || (!deps_units.contains(&id)
+                        && (fresh_units.contains(&id) || base_units.contains(&id)))
             }
             // Cargo rewrites the uplifted `.d` files (absolute paths) on every run, fresh or not.
             Group::Uplifted { .. } => !f.rel.ends_with(".d"),

@@ -551,3 +551,19 @@ fn a_readme_that_plain_cargo_compiled_in_stays_an_input() {
         r.stderr
     );
 }
+
+#[test]
+fn dependencies_cargo_built_itself_survive_a_noop_save() {
+    // With --deps-for build the dependency layer has no check units: `strata check` compiles them
+    // in the real run and the crate layer keeps them, also after a noop run saved again.
+    let w = World::new();
+    let a = w.checkout("a");
+    let r = w.strata(&a, &["check", "--deps-for", "build"]).ok();
+    assert!(r.compiled().contains(&"itoa".to_string()), "{}", r.stderr);
+    append(&a.join("app/src/main.rs"), "\n// noop-ish edit\n");
+    w.strata(&a, &["check", "--deps-for", "build"]).ok();
+    let b = w.checkout("b");
+    append(&b.join("app/src/main.rs"), "\n// noop-ish edit\n");
+    let r = w.strata(&b, &["check", "--deps-for", "build"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+}
