@@ -151,14 +151,7 @@ fn save(
 ) -> Result<(), SaveError> {
     let scan = strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))?;
     let local = s.ws.local_names();
-    let deps_units: HashSet<(String, String)> = deps
-        .iter()
-        .flat_map(|(_, m)| m.entries.iter())
-        .filter_map(|e| match strata_layer::classify(&e.path) {
-            Group::Unit { profile, hash } => Some((profile, hash)),
-            _ => None,
-        })
-        .collect();
+    let deps_units = unit_ids(deps.map(|(_, m)| m));
     // Fingerprint mtimes tell which non-local units cargo built in this run.
     let mut fresh_units: HashSet<(String, String)> = HashSet::new();
     for f in &scan.files {
@@ -171,15 +164,7 @@ fn save(
     }
     // Non-local units the base layer already carried stay in the layer: a later run that does not
     // rebuild them (a noop) must not drop them.
-    let base_units: HashSet<(String, String)> = pre
-        .base
-        .iter()
-        .flat_map(|(_, m)| m.entries.iter())
-        .filter_map(|e| match strata_layer::classify(&e.path) {
-            Group::Unit { profile, hash } => Some((profile, hash)),
-            _ => None,
-        })
-        .collect();
+    let base_units = unit_ids(pre.base.as_ref().map(|(_, m)| m));
     let files: Vec<&ScannedFile> = scan
         .files
         .iter()
@@ -270,6 +255,18 @@ fn save(
         stats.new_blobs
     ));
     Ok(())
+}
+
+/// `(profile, hash)` of every unit a layer holds.
+fn unit_ids(layer: Option<&Manifest>) -> HashSet<(String, String)> {
+    layer
+        .iter()
+        .flat_map(|m| m.entries.iter())
+        .filter_map(|e| match strata_layer::classify(&e.path) {
+            Group::Unit { profile, hash } => Some((profile, hash)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn same_files(m: &Manifest, files: &[&ScannedFile]) -> bool {
