@@ -9,6 +9,8 @@ use strata_build::{Coverage, Options, Reporter, human_bytes};
 use strata_cargo::CargoCommand;
 use strata_store::Store;
 
+mod nix;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "strata",
@@ -82,6 +84,9 @@ enum Command {
     /// Inspect and maintain the local store
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Nix integration: binary caches of store paths
+    #[command(subcommand)]
+    Nix(nix::NixCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,6 +188,7 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Nextest(a) => ("nextest", a),
         Command::Why(a) => return why(&cli, a),
         Command::Store(s) => return store(&cli, s),
+        Command::Nix(n) => return nix::run(n),
     };
     let cmd = cargo_command(&cli, sub, &cargo_args.args);
     let rep = Reporter::new(cmd.verbosity());

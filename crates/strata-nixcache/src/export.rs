@@ -254,14 +254,10 @@ pub struct DirSink {
 }
 
 impl DirSink {
-    /// Creates `root` if needed.
-    pub fn new(root: impl Into<PathBuf>) -> Result<DirSink, Error> {
-        let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|source| Error::Io {
-            path: root.clone(),
-            source,
-        })?;
-        Ok(DirSink { root })
+    /// `root` and its subdirectories are created by the first `put`, so a push that fails
+    /// before writing anything leaves nothing behind.
+    pub fn new(root: impl Into<PathBuf>) -> DirSink {
+        DirSink { root: root.into() }
     }
 
     pub fn root(&self) -> &Path {

@@ -29,16 +29,14 @@ impl StorePath {
                 "expected an absolute path like /nix/store/<hash>-<name>",
             ));
         }
-        Self::check_base(base).map_err(|r| bad(&r))?;
-        // `/nix/store/<h>-a/bin` would parse with dir `/nix/store/<h>-a`: a store dir never
-        // looks like a store path itself.
-        if let Some(parent_base) = dir.rsplit('/').next()
-            && Self::check_base(parent_base).is_ok()
-        {
+        // `/nix/store/<h>-a/bin/x`: a store dir never holds a component that looks like a
+        // store path's base name, so one before the last means a file inside a store path.
+        if dir.split('/').any(|c| Self::check_base(c).is_ok()) {
             return Err(bad(
                 "this is a file inside a store path; give the store path itself",
             ));
         }
+        Self::check_base(base).map_err(|r| bad(&r))?;
         Ok(StorePath {
             store_dir: dir.to_string(),
             base: base.to_string(),
