@@ -355,6 +355,21 @@ fn pushed_closure_substitutes_over_http() {
     for p in [&out, &dev, &lib] {
         assert_same_tree(Path::new(p), &in_store(&store2, p));
     }
+
+    // `nix copy --from` (checks signatures too) into a third store.
+    let store3 = tmp.path().join("store3");
+    ok(nix("nix")
+        .env("XDG_CACHE_HOME", tmp.path().join("xdg3"))
+        .args(["--extra-experimental-features", "nix-command", "copy"])
+        .args(["--from", &url, "--to"])
+        .arg(&store3)
+        .args(["--option", "trusted-public-keys", &cache.public])
+        .arg(&out)
+        .output()
+        .unwrap());
+    for p in [&out, &dev, &lib] {
+        assert_same_tree(Path::new(p), &in_store(&store3, p));
+    }
 }
 
 #[test]
