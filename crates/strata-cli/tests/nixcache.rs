@@ -44,8 +44,8 @@ fn nix(program: &str) -> Command {
 }
 
 /// Builds, with a real nix-build, a derivation with two outputs: `out` (a directory with an
-/// executable, a symlink and a file) refers to `dev`, which refers to a second derivation's
-/// output. Returns (out, dev, lib) store paths. `tag` keeps tests' paths apart.
+/// executable, a symlink and a file) refers to `dev` and to itself; `dev` refers to a second
+/// derivation's output. Returns (out, dev, lib) store paths. `tag` keeps tests' paths apart.
 fn build_package(dir: &Path, tag: &str) -> (String, String, String) {
     let expr = format!(
         r#"
@@ -60,7 +60,7 @@ let
     args = [ "-c" ''
       echo ${{lib}} > $dev
       /bin/mkdir -p $out/bin $out/share/empty
-      printf '#!/bin/sh\ncat %s\n' $dev > $out/bin/app
+      printf '#!/bin/sh\ncat %s\n# installed in %s\n' $dev $out > $out/bin/app
       /bin/chmod +x $out/bin/app
       /bin/ln -s bin/app $out/link
       printf 'odd length' > $out/share/data
@@ -227,10 +227,17 @@ fn pushed_closure_substitutes_into_a_second_store_from_a_file_cache() {
         .unwrap());
     assert_eq!(field("NarHash"), nix_hash.trim());
     assert_eq!(field("Compression"), "zstd");
-    assert_eq!(
-        field("References"),
-        Path::new(&dev).file_name().unwrap().to_str().unwrap()
-    );
+    let base = |p: &str| {
+        Path::new(p)
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let mut expected_refs = [base(&dev), base(&out)];
+    expected_refs.sort();
+    assert_eq!(field("References"), expected_refs.join(" "));
     assert!(field("Sig").starts_with("strata-file-1:"));
     let nar_file = std::fs::read(cache.dir.join(field("URL"))).unwrap();
     let nar = zstd::decode_all(&nar_file[..]).unwrap();
@@ -255,7 +262,11 @@ fn pushed_closure_substitutes_into_a_second_store_from_a_file_cache() {
         .args(["-q", "--references", &out])
         .output()
         .unwrap());
-    assert_eq!(refs.trim(), dev);
+    let mut refs: Vec<&str> = refs.lines().collect();
+    refs.sort();
+    let mut expected = vec![dev.as_str(), out.as_str()];
+    expected.sort();
+    assert_eq!(refs, expected);
     let app = Command::new(in_store(&store2, &out).join("bin/app"))
         .output()
         .unwrap();
