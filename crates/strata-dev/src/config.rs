@@ -29,9 +29,11 @@ pub fn write(path: &Path, settings: &DevSettings) -> Result<Vec<String>, DevErro
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+    let before = doc.to_string();
     let changes = apply(&mut doc, settings, path)?;
-    if changes.is_empty() {
-        return Ok(changes);
+    // Taking a linker flag out and putting it back is no change.
+    if changes.is_empty() || doc.to_string() == before {
+        return Ok(Vec::new());
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
