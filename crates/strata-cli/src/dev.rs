@@ -161,6 +161,24 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
             l => format!("using {} ({})", l.name(), l.rustflags().join(" ")),
         },
     );
+    // The toolchain and tools, briefly; `strata doctor` has the full list.
+    match strata_dev::doctor::check(
+        &std::env::current_dir().unwrap_or_default(),
+        &s.root,
+        &s.host,
+    ) {
+        Ok(findings) => {
+            for f in findings.iter().filter(|f| f.status != Status::Ok) {
+                let fix = f
+                    .fix
+                    .as_deref()
+                    .map(|x| format!(" (fix: {x})"))
+                    .unwrap_or_default();
+                rep.status("Doctor", &format!("{} {}{fix}", f.name, f.status.label()));
+            }
+        }
+        Err(e) => rep.warn(&format!("could not check the tools: {e}")),
+    }
     if a.write {
         let settings = DevSettings {
             host: s.host.clone(),

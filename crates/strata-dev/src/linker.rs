@@ -155,7 +155,7 @@ pub fn linked_by(bytes: &[u8]) -> String {
     let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     if has(b"mold ") {
         "mold".into()
-    } else if has(b"Linker: LLD") {
+    } else if has(b"LLD") {
         "lld".into()
     } else {
         "another linker".into()
@@ -176,4 +176,49 @@ fn first_error(stderr: &str) -> String {
         .copied()
         .unwrap_or("rustc failed");
     pick.trim_start_matches("= note:").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preference_orders_fall_back_to_the_default() {
+        assert_eq!(
+            Preference::parse("mold").unwrap().order(),
+            [Linker::Mold, Linker::Lld, Linker::Default]
+        );
+        assert_eq!(
+            Preference::parse("lld").unwrap().order(),
+            [Linker::Lld, Linker::Default]
+        );
+        assert_eq!(
+            Preference::parse("auto").unwrap().order().last(),
+            Some(&Linker::Default)
+        );
+        assert!(Preference::parse("gold").is_none());
+    }
+
+    #[test]
+    fn the_linkers_complaint_is_the_reason() {
+        let stderr = "error: linking with `cc` failed: exit status: 1\n  |\n  = note:  \"cc\" \"-m64\" …\n  = note: some arguments are omitted. use `--verbose` to show all linker arguments\n  = note: collect2: fatal error: cannot find 'ld'\n          compilation terminated.\n";
+        assert_eq!(
+            first_error(stderr),
+            "collect2: fatal error: cannot find 'ld'"
+        );
+        assert_eq!(
+            first_error("error: unknown codegen option: `linkr`\n"),
+            "error: unknown codegen option: `linkr`"
+        );
+    }
+
+    #[test]
+    fn linked_by_reads_the_comment_strings() {
+        assert_eq!(
+            linked_by(b"\0GCC: (Debian)\0mold 1.10.1 (compatible with GNU ld)\0"),
+            "mold"
+        );
+        assert_eq!(linked_by(b"\0Linker: LLD 22.1.2\0"), "lld");
+        assert_eq!(linked_by(b"\0GCC: (Debian)\0"), "another linker");
+    }
 }
