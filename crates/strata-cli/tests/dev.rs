@@ -403,3 +403,53 @@ fn dev_init_writes_a_quick_nextest_profile_that_nextest_accepts() {
         "[profile.default]\nretries = 1\n"
     );
 }
+
+fn git(cwd: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn shared_target_dir_is_one_for_all_worktrees_and_needs_git() {
+    require("git");
+    let w = World::new();
+    let a = w.checkout("repo");
+    let outside = strata(&w, &a, &["env", "--shared-target-dir"], &[]);
+    assert_eq!(outside.code, 1, "{}", outside.stdout);
+    assert!(
+        outside.stderr.contains("needs a git repository"),
+        "{}",
+        outside.stderr
+    );
+
+    git(&a, &["init", "-q"]);
+    git(&a, &["add", "."]);
+    git(&a, &["commit", "-qm", "fixture"]);
+    let wt = w.path("other-worktree");
+    git(&a, &["worktree", "add", "-q", wt.to_str().unwrap()]);
+    let target = |dir: &Path| {
+        exports(&w, dir, &["--shared-target-dir"], &[])
+            .into_iter()
+            .find(|(k, _)| k == "CARGO_TARGET_DIR")
+            .map(|(_, v)| PathBuf::from(v))
+            .expect("CARGO_TARGET_DIR exported")
+    };
+    let main = target(&a);
+    assert_eq!(main, a.canonicalize().unwrap().join(".git/strata-target"));
+    assert_eq!(target(&wt), main);
+    // Without the flag, no shared dir.
+    assert!(
+        !exports(&w, &a, &[], &[])
+            .iter()
+            .any(|(k, _)| k == "CARGO_TARGET_DIR")
+    );
+}
