@@ -453,3 +453,30 @@ fn shared_target_dir_is_one_for_all_worktrees_and_needs_git() {
             .any(|(k, _)| k == "CARGO_TARGET_DIR")
     );
 }
+
+#[test]
+fn dev_outside_a_cargo_project_is_a_clear_error() {
+    let w = World::new();
+    let empty = w.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = strata(&w, &empty, &["dev"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot find the workspace root"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(empty.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+    let bad = strata(&w, &empty, &["env", "--linker", "gold"], &[]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .contains("--linker takes auto, mold, lld or default"),
+        "{}",
+        bad.stderr
+    );
+}
