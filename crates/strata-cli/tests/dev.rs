@@ -360,6 +360,14 @@ fn doctor_reports_a_broken_linker_and_a_wrapper_with_fixes() {
         broken.stdout
     );
 
+    // `strata dev` does not use it silently either.
+    let dev = strata(&w, &a, &["dev", "--no-restore"], &[]).ok();
+    assert!(
+        dev.stderr.contains("linker broken (fix: remove or fix"),
+        "{}",
+        dev.stderr
+    );
+
     // A linker path that does not exist.
     std::fs::write(
         &path,
