@@ -10,6 +10,7 @@
 
 mod crates;
 mod deps;
+pub mod dev;
 mod refs;
 pub mod report;
 mod session;
@@ -73,6 +74,9 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         && let Some(pre) = pre
     {
         crates::after(&session, deps.as_ref(), pre, rep, &mut summary);
+        if dev::wanted(cmd) {
+            dev::save(&session, rep, &mut summary);
+        }
     }
     print_summary(rep, &summary);
     exit_code(status)

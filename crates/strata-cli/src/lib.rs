@@ -1,5 +1,7 @@
 //! The `strata` command line: a thin layer over strata-build and strata-store.
 
+mod dev;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +89,12 @@ enum Command {
     /// Nix integration: binary caches of store paths
     #[command(subcommand)]
     Nix(nix::NixCommand),
+    /// Prepare the dev loop: restore dev layers, pick a linker, report (`dev init`: nextest profile)
+    Dev(dev::DevArgs),
+    /// Print the dev loop's exports for a shell: eval "$(strata env)"
+    Env(dev::SetupArgs),
+    /// List what the dev loop has, lacks or fights with, each with its fix
+    Doctor,
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,6 +197,9 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Why(a) => return why(&cli, a),
         Command::Store(s) => return store(&cli, s),
         Command::Nix(n) => return nix::run(n),
+        Command::Dev(a) => return dev::dev(&cli, a),
+        Command::Env(a) => return dev::env(a),
+        Command::Doctor => return dev::doctor(),
     };
     let cmd = cargo_command(&cli, sub, &cargo_args.args);
     let rep = Reporter::new(cmd.verbosity());
@@ -365,6 +376,18 @@ fn store(cli: &Cli, cmd: &StoreCommand) -> ExitCode {
                 }
                 Err(e) => fail(&e.to_string()),
             }
+        }
+    }
+}
+
+impl Cli {
+    fn verbosity(&self) -> strata_cargo::Verbosity {
+        if self.quiet {
+            strata_cargo::Verbosity::Quiet
+        } else if self.verbose > 0 {
+            strata_cargo::Verbosity::Verbose
+        } else {
+            strata_cargo::Verbosity::Normal
         }
     }
 }

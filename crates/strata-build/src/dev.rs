@@ -1,0 +1,204 @@
+//! Dev layers: rustc's incremental state (`target/<profile>/incremental/`) of the workspace's own
+//! crates, saved apart from release/CI layers (refs under `projects/<p>/dev/`), restored by
+//! `strata dev` next to the crate layer.
+//!
+//! rustc ignores an incremental session whose working directory differs ("completely ignoring
+//! cache because of differing commandline arguments", measured with `-Zincremental-info` on rustc
+//! 1.95; `--remap-path-prefix` does not help because the prefix itself is tracked). So incremental
+//! state is only restored into a checkout at the path it was saved from; elsewhere the crate layer
+//! still makes the checkout warm and rustc starts a new session on the first edit.
+
+use std::path::Path;
+
+use strata_cargo::CargoCommand;
+use strata_layer::{Group, ScannedFile};
+use strata_store::{MANIFEST_FORMAT, Manifest, ObjectId};
+
+use crate::deps::{lookup, now_secs, restore_into};
+use crate::report::{Reporter, human_bytes};
+use crate::session::{Options, Session, SessionError};
+use crate::{Summary, crates, deps, print_summary};
+
+/// Environment variable that turns on dev mode for `strata build` & co (exported by `strata env`).
+pub const DEV_ENV: &str = "STRATA_DEV";
+
+/// Dev mode: `STRATA_DEV=1`, or `CARGO_INCREMENTAL=1` set explicitly for a debug-profile build.
+pub fn wanted(cmd: &CargoCommand) -> bool {
+    let on = |k: &str| std::env::var(k).is_ok_and(|v| v == "1" || v == "true");
+    let debug = cmd.profile_dir() == "debug";
+    debug && (on(DEV_ENV) || on("CARGO_INCREMENTAL"))
+}
+
+fn root_hash(root: &Path) -> String {
+    strata_key::short_hash(root.to_string_lossy().as_bytes())
+}
+
+fn ref_at(s: &Session, root: &Path) -> String {
+    format!(
+        "projects/{}/dev/{}/{}",
+        s.project,
+        &s.config_id()[..16],
+        root_hash(root)
+    )
+}
+
+fn ref_latest(s: &Session) -> String {
+    format!("projects/{}/dev/{}/latest", s.project, &s.config_id()[..16])
+}
+
+/// What `strata dev` restored.
+#[derive(Debug, Default, Clone)]
+pub struct DevRestore {
+    pub summary: Summary,
+    /// Incremental dirs restored (one per crate).
+    pub incremental_dirs: usize,
+    pub incremental_bytes: u64,
+    /// The newest dev layer was saved from another checkout path (rustc would ignore it there).
+    pub saved_elsewhere: Option<String>,
+    /// No dev layer for this project and configuration.
+    pub none: bool,
+    /// The target dir the layers went to.
+    pub target_dir: std::path::PathBuf,
+}
+
+/// Restore the dependency layer, the crate layer and the dev layer for `cmd` (a debug build)
+/// without running cargo. Builds nothing: a missing dependency layer stays missing.
+pub fn restore(
+    cmd: &CargoCommand,
+    opts: &Options,
+    rep: &Reporter,
+) -> Result<DevRestore, SessionError> {
+    let s = Session::prepare(cmd, opts, rep)?;
+    let _lock = match s.store.lock_shared() {
+        Ok(l) => Some(l),
+        Err(e) => {
+            rep.warn(&format!("{e}; continuing without a store lock"));
+            None
+        }
+    };
+    let mut out = DevRestore {
+        target_dir: s.ws.target_dir.clone(),
+        ..DevRestore::default()
+    };
+    let restore_only = Options {
+        save: false,
+        ..opts.clone()
+    };
+    let mut summary = Summary::default();
+    deps::ensure(&s, cmd, &restore_only, rep, &mut summary);
+    // Restores the crate layer (when the workspace's units are absent) and aligns source mtimes
+    // by content, so that plain cargo finds the units fresh.
+    let _ = crates::before(&s, &restore_only, rep, &mut summary);
+    let here = lookup(&s, &ref_at(&s, &s.ws.root), rep);
+    let found = here.or_else(|| lookup(&s, &ref_latest(&s), rep));
+    match found {
+        None => out.none = true,
+        Some((id, m)) => {
+            let saved_root = m.meta.get("root").cloned().unwrap_or_default();
+            if Path::new(&saved_root) != s.ws.root {
+                out.saved_elsewhere = Some(saved_root);
+            } else {
+                let before = count_incremental(&s);
+                if let Some(stats) =
+                    restore_into(&s, &s.ws.target_dir, &m, rep, &mut summary, "dev layer")
+                {
+                    out.incremental_dirs = count_incremental(&s).saturating_sub(before);
+                    out.incremental_bytes = stats.bytes;
+                    if out.incremental_dirs > 0 && stats.units_restored == 0 {
+                        summary.restored_layers += 1;
+                        summary.restored_bytes += stats.bytes;
+                    }
+                }
+                let _ = s.store.touch_manifest(&id);
+            }
+        }
+    }
+    print_summary(rep, &summary);
+    out.summary = summary;
+    Ok(out)
+}
+
+fn count_incremental(s: &Session) -> usize {
+    strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))
+        .map(|scan| {
+            scan.files
+                .iter()
+                .filter_map(|f| match &f.group {
+                    Group::Incremental { profile, dir } => Some((profile.clone(), dir.clone())),
+                    _ => None,
+                })
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        })
+        .unwrap_or(0)
+}
+
+/// Save the incremental state of the target dir as a dev layer (after a successful build in dev
+/// mode). A failure is one warning.
+pub fn save(s: &Session, rep: &Reporter, summary: &mut Summary) {
+    if let Err(e) = try_save(s, rep, summary) {
+        rep.warn(&format!("could not save the dev layer: {e}"));
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DevSaveError {
+    #[error("{0}")]
+    Layer(#[from] strata_layer::LayerError),
+    #[error("{0}")]
+    Store(#[from] strata_store::StoreError),
+}
+
+fn try_save(s: &Session, rep: &Reporter, summary: &mut Summary) -> Result<(), DevSaveError> {
+    let scan = strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))?;
+    // Cargo only compiles path packages incrementally, so every incremental dir is the
+    // workspace's own. Sessions still being written (`-working`) are not a state to restore.
+    let files: Vec<&ScannedFile> = scan
+        .files
+        .iter()
+        .filter(|f| matches!(f.group, Group::Incremental { .. }) && !f.rel.contains("-working/"))
+        .collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    let here = ref_at(s, &s.ws.root);
+    let previous = lookup(s, &here, rep);
+    let known: Vec<&Manifest> = previous.iter().map(|(_, m)| m).collect();
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let bar = rep.bar(total, "Saving");
+    let (entries, stats) =
+        strata_layer::save_entries(&s.store, &s.ws.target_dir, &files, &known, &|n| bar.inc(n))?;
+    bar.finish_and_clear();
+    if let Some((id, m)) = &previous
+        && m.entries == entries
+    {
+        s.store.set_ref(&ref_latest(s), id)?;
+        return Ok(());
+    }
+    let mut meta = s.parts.to_meta();
+    meta.insert("project".into(), s.project.clone());
+    meta.insert("root".into(), s.ws.root.to_string_lossy().into_owned());
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        kind: "dev".into(),
+        key: format!("{}-{}", &s.config_id()[..16], root_hash(&s.ws.root)),
+        parent: None,
+        created_unix_secs: now_secs(),
+        entries,
+        sources: Vec::new(),
+        meta,
+    };
+    let id: ObjectId = s.store.put_manifest(&manifest)?;
+    s.store.set_ref(&here, &id)?;
+    s.store.set_ref(&ref_latest(s), &id)?;
+    summary.saved_layers += 1;
+    summary.saved_bytes += stats.bytes;
+    summary.stored_bytes += stats.stored_bytes;
+    rep.detail(&format!(
+        "saved dev layer: {} files ({}), {} new blobs",
+        stats.files,
+        human_bytes(stats.bytes),
+        stats.new_blobs
+    ));
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! `strata dev`, `strata env` and `strata doctor`: the dev loop around plain cargo.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use strata_build::{Options, Reporter, human_bytes};
+use strata_cargo::{CanonicalHome, CargoCommand};
+use strata_dev::config::DevSettings;
+use strata_dev::doctor::Status;
+use strata_dev::{Linker, Preference, shell_quote, target_env};
+
+use crate::{Cli, fail};
+
+#[derive(Args, Debug, Clone)]
+pub struct SetupArgs {
+    /// Which linker: `auto` (strata's measured default), `mold` (mold, else lld, else the
+    /// default), `lld` (lld, else the default) or `default`; each is probed with this toolchain
+    #[arg(long, value_name = "auto|mold|lld|default", default_value = "auto")]
+    linker: String,
+    /// Use one target dir for every worktree of this git repository (under git's common dir)
+    #[arg(long)]
+    shared_target_dir: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DevArgs {
+    #[command(flatten)]
+    setup: SetupArgs,
+    /// Write the settings into the project's .cargo/config.toml (other settings are kept)
+    #[arg(long)]
+    write: bool,
+    /// After restoring, build (`cargo build` through strata) and save new dev layers
+    #[arg(long)]
+    save: bool,
+    /// Do not restore layers; only set up and report
+    #[arg(long)]
+    no_restore: bool,
+    #[command(subcommand)]
+    action: Option<DevAction>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevAction {
+    /// Write .config/nextest.toml with a `quick` profile if there is no nextest config
+    Init,
+}
+
+/// What the dev loop sets up for one project.
+struct Setup {
+    root: PathBuf,
+    host: String,
+    linker: strata_dev::LinkerChoice,
+    target_dir: Option<PathBuf>,
+    cargo_home: Option<PathBuf>,
+}
+
+fn setup(a: &SetupArgs) -> Result<Setup, String> {
+    let pref = Preference::parse(&a.linker).ok_or_else(|| {
+        format!(
+            "--linker takes auto, mold, lld or default, not `{}`",
+            a.linker
+        )
+    })?;
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current dir: {e}"))?;
+    let root = strata_dev::workspace_root(&cwd).map_err(|e| e.to_string())?;
+    let host = strata_dev::host_triple(&cwd).map_err(|e| e.to_string())?;
+    let linker = strata_dev::linker::choose(pref, &cwd).map_err(|e| e.to_string())?;
+    let target_dir = if a.shared_target_dir {
+        Some(strata_dev::shared_target_dir(&cwd).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let cargo_home = CanonicalHome::prepare().ok().map(|h| h.path);
+    Ok(Setup {
+        root,
+        host,
+        linker,
+        target_dir,
+        cargo_home,
+    })
+}
+
+impl Setup {
+    fn config_path(&self) -> PathBuf {
+        self.root.join(".cargo").join("config.toml")
+    }
+
+    /// Does a cargo config already choose a linker with -fuse-ld (e.g. after `--write`)?
+    fn config_sets_linker(&self) -> bool {
+        strata_dev::doctor::config_files(&self.root)
+            .iter()
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("-fuse-ld=")))
+    }
+
+    /// The exports for a shell; `written` leaves out what `--write` put into the config.
+    fn exports(&self, written: bool) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(home) = &self.cargo_home {
+            out.push(("CARGO_HOME".into(), home.display().to_string()));
+        }
+        out.push(("CARGO_INCREMENTAL".into(), "1".into()));
+        out.push((strata_build::dev::DEV_ENV.into(), "1".into()));
+        if !written {
+            if let Some(dir) = &self.target_dir {
+                out.push(("CARGO_TARGET_DIR".into(), dir.display().to_string()));
+            }
+            let flags = self.linker.linker.rustflags();
+            if !flags.is_empty() && !self.config_sets_linker() {
+                out.push((target_env(&self.host, "RUSTFLAGS"), flags.join(" ")));
+            }
+        }
+        out
+    }
+}
+
+fn print_exports(exports: &[(String, String)]) {
+    for (k, v) in exports {
+        println!("export {k}={}", shell_quote(v));
+    }
+}
+
+/// `strata env`: the exports of the dev loop for a shell (`eval "$(strata env)"`).
+pub fn env(a: &SetupArgs) -> ExitCode {
+    let s = match setup(a) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    print_exports(&s.exports(false));
+    ExitCode::SUCCESS
+}
+
+pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
+    if let Some(DevAction::Init) = &a.action {
+        return init();
+    }
+    let rep = Reporter::new(cli.verbosity());
+    let s = match setup(&a.setup) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    for p in &s.linker.probes {
+        match &p.result {
+            Ok(by) => rep.status(
+                "Linker",
+                &format!("{} links with this toolchain ({by})", p.linker.name()),
+            ),
+            Err(why) => rep.status(
+                "Linker",
+                &format!("{} does not work here: {why}", p.linker.name()),
+            ),
+        }
+    }
+    rep.status(
+        "Linker",
+        &match s.linker.linker {
+            Linker::Default => {
+                "using rustc's default linker (on x86_64 Linux: its bundled rust-lld)".to_string()
+            }
+            l => format!("using {} ({})", l.name(), l.rustflags().join(" ")),
+        },
+    );
+    // The toolchain and tools, briefly; `strata doctor` has the full list.
+    match strata_dev::doctor::check(
+        &std::env::current_dir().unwrap_or_default(),
+        &s.root,
+        &s.host,
+    ) {
+        Ok(findings) => {
+            for f in findings.iter().filter(|f| f.status != Status::Ok) {
+                let fix = f
+                    .fix
+                    .as_deref()
+                    .map(|x| format!(" (fix: {x})"))
+                    .unwrap_or_default();
+                rep.status("Doctor", &format!("{} {}{fix}", f.name, f.status.label()));
+            }
+        }
+        Err(e) => rep.warn(&format!("could not check the tools: {e}")),
+    }
+    if a.write {
+        let settings = DevSettings {
+            host: s.host.clone(),
+            linker: s.linker.linker,
+            target_dir: s.target_dir.clone(),
+        };
+        match strata_dev::config::write(&s.config_path(), &settings) {
+            Ok(changes) if changes.is_empty() => rep.status(
+                "Config",
+                &format!("{} already has the dev settings", s.config_path().display()),
+            ),
+            Ok(changes) => {
+                for c in changes {
+                    rep.status("Config", &format!("{}: {c}", s.config_path().display()));
+                }
+            }
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+    let exports = s.exports(a.write);
+    // The layers are looked up with the same environment the user's builds will have.
+    for (k, v) in &exports {
+        // SAFETY: strata is single-threaded here; no thread has been started yet.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let opts = Options {
+        store: cli.store.clone(),
+        ..Options::default()
+    };
+    let build = CargoCommand::parse("build", &[]);
+    if !a.no_restore {
+        match strata_build::dev::restore(&build, &opts, &rep) {
+            Ok(r) => {
+                if r.none {
+                    rep.status(
+                        "Dev",
+                        "no dev layer for this project and toolchain yet (`strata dev --save` makes one)",
+                    );
+                } else if let Some(other) = &r.saved_elsewhere {
+                    rep.status(
+                        "Dev",
+                        &format!(
+                            "the newest dev layer was saved at {other}; rustc ignores incremental state from another path, so only the crate layer was restored"
+                        ),
+                    );
+                } else {
+                    rep.status(
+                        "Dev",
+                        &format!(
+                            "restored incremental state of {} crate(s) ({})",
+                            r.incremental_dirs,
+                            human_bytes(r.incremental_bytes)
+                        ),
+                    );
+                }
+                rep.status("Target", &r.target_dir.display().to_string());
+            }
+            Err(e) => rep.warn(&format!("{e}; nothing restored")),
+        }
+    }
+    if a.save {
+        let code = strata_build::run(&build, &opts, &rep);
+        if code != 0 {
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
+    }
+    if !cli.quiet {
+        eprintln!(
+            "For plain cargo in this shell, run:\n  eval \"$(strata env{})\"\nwhich sets:",
+            env_flags(&a.setup)
+        );
+        for (k, v) in &exports {
+            eprintln!("  {k}={}", shell_quote(v));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn env_flags(a: &SetupArgs) -> String {
+    let mut s = String::new();
+    if a.linker != "auto" {
+        s.push_str(&format!(" --linker {}", a.linker));
+    }
+    if a.shared_target_dir {
+        s.push_str(" --shared-target-dir");
+    }
+    s
+}
+
+fn init() -> ExitCode {
+    let cwd = match std::env::current_dir() {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("cannot read the current dir: {e}")),
+    };
+    let root = match strata_dev::workspace_root(&cwd) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match strata_dev::nextest::init(&root) {
+        Ok(strata_dev::nextest::InitOutcome::Written(p)) => {
+            println!("wrote {} (`cargo nextest run -P quick`)", p.display());
+            ExitCode::SUCCESS
+        }
+        Ok(strata_dev::nextest::InitOutcome::Exists { path, has_quick }) => {
+            if has_quick {
+                println!(
+                    "{} exists and has a quick profile; left as is",
+                    path.display()
+                );
+            } else {
+                println!(
+                    "{} exists without a quick profile; left as is. Add:\n\n{}",
+                    path.display(),
+                    strata_dev::nextest::QUICK_PROFILE
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+pub fn doctor() -> ExitCode {
+    let cwd = match std::env::current_dir() {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("cannot read the current dir: {e}")),
+    };
+    let root = strata_dev::workspace_root(&cwd).unwrap_or_else(|_| cwd.clone());
+    let host = match strata_dev::host_triple(&cwd) {
+        Ok(h) => h,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let findings = match strata_dev::doctor::check(&cwd, &root, &host) {
+        Ok(f) => f,
+        Err(e) => return fail(&e.to_string()),
+    };
+    print_findings(&findings, &root)
+}
+
+fn print_findings(findings: &[strata_dev::doctor::Finding], root: &Path) -> ExitCode {
+    let mut bad = 0;
+    println!("strata doctor for {}", root.display());
+    for f in findings {
+        println!("{:<9} {:<22} {}", f.status.label(), f.name, f.detail);
+        if let Some(fix) = &f.fix {
+            println!("{:<9} {:<22} fix: {fix}", "", "");
+        }
+        if matches!(f.status, Status::Broken | Status::Conflict) {
+            bad += 1;
+        }
+    }
+    if bad > 0 {
+        eprintln!(
+            "error: {bad} problem(s) found (broken or in conflict); the fixes are listed above"
+        );
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

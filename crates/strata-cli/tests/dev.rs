@@ -1,0 +1,490 @@
+//! The dev loop on the small real workspace: dev layers with incremental state, the linker probe,
+//! `--write` on an existing config, `strata doctor` and `strata dev init`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// A command with the World's environment (store, cargo-home link) and `extra`.
+fn cmd(w: &World, program: &str, cwd: &Path, args: &[&str], extra: &[(String, String)]) -> Run {
+    let mut c = Command::new(program);
+    c.args(args)
+        .current_dir(cwd)
+        .env("STRATA_STORE", &w.store)
+        .env("STRATA_CARGO_HOME_LINK", &w.link)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_INCREMENTAL")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("STRATA_DEV")
+        .env("CARGO_TERM_COLOR", "never");
+    for (k, v) in extra {
+        c.env(k, v);
+    }
+    let out = c.output().expect("spawn");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn strata(w: &World, cwd: &Path, args: &[&str], extra: &[(String, String)]) -> Run {
+    cmd(w, env!("CARGO_BIN_EXE_strata"), cwd, args, extra)
+}
+
+/// `strata env …` parsed into (name, value) pairs, as a shell's eval would set them.
+fn exports(
+    w: &World,
+    cwd: &Path,
+    args: &[&str],
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut a = vec!["env"];
+    a.extend_from_slice(args);
+    let run = strata(w, cwd, &a, extra).ok();
+    run.stdout
+        .lines()
+        .map(|l| {
+            let (k, v) = l
+                .strip_prefix("export ")
+                .and_then(|l| l.split_once('='))
+                .unwrap_or_else(|| panic!("not an export: {l}"));
+            (k.to_string(), v.trim_matches('\'').to_string())
+        })
+        .collect()
+}
+
+fn incremental_dirs(checkout: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(checkout.join("target/debug/incremental"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn dev_layers_make_plain_cargo_fresh_in_a_new_clone() {
+    let w = World::new();
+    let a = w.checkout("a");
+    let saved = strata(&w, &a, &["dev", "--save"], &[]).ok();
+    assert!(saved.stderr.contains("saved"), "{}", saved.stderr);
+    let refs = strata(&w, &a, &["store", "refs"], &[]).ok();
+    assert!(
+        refs.stdout.contains("/dev/"),
+        "no dev ref:\n{}",
+        refs.stdout
+    );
+    let saved_dirs = incremental_dirs(&a);
+    assert!(!saved_dirs.is_empty());
+
+    // A fresh clone at the same path (the old one deleted): incremental state comes back too.
+    std::fs::remove_dir_all(&a).unwrap();
+    let a = w.checkout("a");
+    let dev = strata(&w, &a, &["dev"], &[]).ok();
+    assert!(
+        dev.stderr.contains(&format!(
+            "restored incremental state of {} crate(s)",
+            saved_dirs.len()
+        )),
+        "{}",
+        dev.stderr
+    );
+    assert_eq!(incremental_dirs(&a), saved_dirs);
+    let env = exports(&w, &a, &[], &[]);
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "CARGO_INCREMENTAL" && v == "1"),
+        "{env:?}"
+    );
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "CARGO_HOME" && Path::new(v) == w.link),
+        "{env:?}"
+    );
+    let build = cmd(&w, "cargo", &a, &["build", "-v"], &env).ok();
+    assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
+    assert!(build.stderr.contains("Fresh fx-app"), "{}", build.stderr);
+    assert!(build.stderr.contains("Fresh fx-core"), "{}", build.stderr);
+
+    // A one-line edit: cargo rebuilds the edited crate and its dependents only.
+    append(
+        &a.join("core/src/lib.rs"),
+        "\npub fn added() -> u32 { 1 }\n",
+    );
+    let edit = cmd(&w, "cargo", &a, &["build"], &env).ok();
+    assert_eq!(edit.compiled(), ["fx-app", "fx-core"], "{}", edit.stderr);
+
+    // A clone at another path: the crate layer makes it warm; rustc would ignore incremental
+    // state saved elsewhere, so strata does not restore it and says so.
+    let b = w.checkout("elsewhere/b");
+    let dev = strata(&w, &b, &["dev"], &[]).ok();
+    assert!(
+        dev.stderr.contains("rustc ignores incremental state"),
+        "{}",
+        dev.stderr
+    );
+    assert!(incremental_dirs(&b).is_empty());
+    let env_b = exports(&w, &b, &[], &[]);
+    let build = cmd(&w, "cargo", &b, &["build", "-v"], &env_b).ok();
+    assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
+    assert!(build.stderr.contains("Fresh fx-app"), "{}", build.stderr);
+}
+
+#[test]
+fn strata_build_in_dev_mode_saves_a_dev_layer_and_release_does_not() {
+    let w = World::new();
+    let a = w.checkout("a");
+    let dev_env = vec![("STRATA_DEV".to_string(), "1".to_string())];
+    strata(&w, &a, &["build", "--release"], &dev_env).ok();
+    let refs = strata(&w, &a, &["store", "refs"], &[]).ok();
+    assert!(
+        !refs.stdout.contains("/dev/"),
+        "release saved a dev layer:\n{}",
+        refs.stdout
+    );
+    // Release layers never hold incremental state.
+    for line in refs.stdout.lines() {
+        let name = line.split(' ').next().unwrap();
+        let show = strata(&w, &a, &["store", "show", name], &[]).ok();
+        assert!(
+            !show.stdout.contains("/incremental/"),
+            "{name} holds incremental state"
+        );
+    }
+    strata(&w, &a, &["build"], &dev_env).ok();
+    let refs = strata(&w, &a, &["store", "refs"], &[]).ok();
+    let dev_ref = refs
+        .stdout
+        .lines()
+        .find(|l| l.contains("/dev/") && l.contains("/latest "))
+        .unwrap_or_else(|| panic!("no dev ref:\n{}", refs.stdout));
+    let show = strata(
+        &w,
+        &a,
+        &["store", "show", dev_ref.split(' ').next().unwrap()],
+        &[],
+    )
+    .ok();
+    assert!(
+        show.stdout.contains("debug/incremental/"),
+        "{}",
+        show.stdout
+    );
+    assert!(show.stdout.contains("\"kind\": \"dev\""), "{}", show.stdout);
+}
+
+fn require(tool: &str) {
+    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join(tool).is_file());
+    assert!(
+        found,
+        "`{tool}` is not installed; this test needs it (`apt-get install -y {tool}`, or run .ci/run)"
+    );
+}
+
+/// A PATH with every program of the current PATH except `without` (symlinks in a temp dir).
+fn path_without(w: &World, without: &[&str]) -> String {
+    let dir = w.path("bin-without");
+    std::fs::create_dir_all(&dir).unwrap();
+    for d in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let link = dir.join(&name);
+            if without.contains(&name.as_str()) || link.exists() {
+                continue;
+            }
+            let _ = std::os::unix::fs::symlink(e.path(), link);
+        }
+    }
+    dir.display().to_string()
+}
+
+#[test]
+fn linker_probe_picks_mold_when_present_and_falls_back_without_it() {
+    require("mold");
+    let w = World::new();
+    let a = w.checkout("a");
+    let with = strata(&w, &a, &["dev", "--linker", "mold", "--no-restore"], &[]).ok();
+    assert!(with.stderr.contains("using mold"), "{}", with.stderr);
+    let env = exports(&w, &a, &["--linker", "mold"], &[]);
+    assert!(
+        env.iter().any(
+            |(k, v)| k == "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS"
+                && v == "-C link-arg=-fuse-ld=mold"
+        ),
+        "{env:?}"
+    );
+
+    let no_mold = vec![("PATH".to_string(), path_without(&w, &["mold", "ld.mold"]))];
+    let without = strata(
+        &w,
+        &a,
+        &["dev", "--linker", "mold", "--no-restore"],
+        &no_mold,
+    )
+    .ok();
+    assert!(
+        without.stderr.contains("mold does not work here"),
+        "{}",
+        without.stderr
+    );
+    assert!(without.stderr.contains("using lld"), "{}", without.stderr);
+    let env = exports(&w, &a, &["--linker", "mold"], &no_mold);
+    assert!(
+        env.iter().any(|(_, v)| v == "-C link-arg=-fuse-ld=lld"),
+        "{env:?}"
+    );
+    // The measured default writes no linker at all.
+    let auto = exports(&w, &a, &[], &[]);
+    assert!(
+        !auto.iter().any(|(k, _)| k.ends_with("_RUSTFLAGS")),
+        "{auto:?}"
+    );
+}
+
+const USER_CONFIG: &str = r#"# the team's settings
+[alias]
+xt = "run --bin fx" # keep me
+
+[build]
+jobs = 2
+
+[net]
+retry = 4
+"#;
+
+#[test]
+fn write_edits_an_existing_config_and_cargo_links_with_it() {
+    require("mold");
+    let w = World::new();
+    let a = w.checkout("a");
+    let path = a.join(".cargo/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, USER_CONFIG).unwrap();
+    let run = strata(
+        &w,
+        &a,
+        &["dev", "--write", "--linker", "mold", "--no-restore"],
+        &[],
+    )
+    .ok();
+    assert!(run.stderr.contains("config.toml"), "{}", run.stderr);
+    let text = std::fs::read_to_string(&path).unwrap();
+    for kept in [
+        "# the team's settings",
+        "xt = \"run --bin fx\" # keep me",
+        "jobs = 2",
+        "retry = 4",
+    ] {
+        assert!(text.contains(kept), "lost {kept:?}:\n{text}");
+    }
+    assert!(text.contains("incremental = true"), "{text}");
+    assert!(text.contains("link-arg=-fuse-ld=mold"), "{text}");
+    // The written config is one cargo accepts, and the binary is linked by mold.
+    let env = exports(&w, &a, &["--linker", "mold"], &[]);
+    assert!(
+        !env.iter().any(|(k, _)| k.ends_with("_RUSTFLAGS")),
+        "linker twice: {env:?}"
+    );
+    cmd(&w, "cargo", &a, &["build"], &env).ok();
+    let bin = std::fs::read(a.join("target/debug/fx")).unwrap();
+    assert_eq!(strata_dev_linked_by(&bin), "mold");
+    // The alias the user had still works.
+    let alias = cmd(&w, "cargo", &a, &["xt"], &env).ok();
+    assert!(alias.stdout.contains("hello"), "{}", alias.stdout);
+}
+
+fn strata_dev_linked_by(bytes: &[u8]) -> &'static str {
+    if bytes.windows(5).any(|w| w == b"mold ") {
+        "mold"
+    } else {
+        "other"
+    }
+}
+
+#[test]
+fn doctor_reports_a_broken_linker_and_a_wrapper_with_fixes() {
+    let w = World::new();
+    let a = w.checkout("a");
+    let ok = strata(&w, &a, &["doctor"], &[]);
+    assert!(ok.stdout.contains("cargo-nextest"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("fix: strata dev init"), "{}", ok.stdout);
+
+    let path = a.join(".cargo/config.toml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        "[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"link-arg=-fuse-ld=doesnotexist\"]\n",
+    )
+    .unwrap();
+    let broken = strata(
+        &w,
+        &a,
+        &["doctor"],
+        &[("RUSTC_WRAPPER".to_string(), "sccache".to_string())],
+    );
+    assert_eq!(broken.code, 1, "{}\n{}", broken.stdout, broken.stderr);
+    let line = broken
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("broken") && l.contains("linker"))
+        .unwrap_or_else(|| panic!("no broken linker line:\n{}", broken.stdout));
+    assert!(line.contains("fuse-ld=doesnotexist"), "{line}");
+    assert!(line.contains("config.toml"), "{line}");
+    assert!(
+        broken.stdout.contains("fix: remove or fix that setting in"),
+        "{}",
+        broken.stdout
+    );
+    assert!(
+        broken.stdout.contains("conflict  rustc wrapper"),
+        "{}",
+        broken.stdout
+    );
+    assert!(
+        broken.stdout.contains("fix: unset RUSTC_WRAPPER"),
+        "{}",
+        broken.stdout
+    );
+
+    // `strata dev` does not use it silently either.
+    let dev = strata(&w, &a, &["dev", "--no-restore"], &[]).ok();
+    assert!(
+        dev.stderr.contains("linker broken (fix: remove or fix"),
+        "{}",
+        dev.stderr
+    );
+
+    // A linker path that does not exist.
+    std::fs::write(
+        &path,
+        "[target.x86_64-unknown-linux-gnu]\nlinker = \"/nonexistent/cc\"\n",
+    )
+    .unwrap();
+    let missing = strata(&w, &a, &["doctor"], &[]);
+    assert_eq!(missing.code, 1, "{}", missing.stdout);
+    assert!(
+        missing
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("broken") && l.contains("/nonexistent/cc")),
+        "{}",
+        missing.stdout
+    );
+}
+
+#[test]
+fn dev_init_writes_a_quick_nextest_profile_that_nextest_accepts() {
+    require("cargo-nextest");
+    let w = World::new();
+    let a = w.checkout("a");
+    let init = strata(&w, &a, &["dev", "init"], &[]).ok();
+    assert!(init.stdout.contains("wrote"), "{}", init.stdout);
+    let cfg: PathBuf = a.join(".config/nextest.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("[profile.quick]"), "{text}");
+    let run = cmd(&w, "cargo", &a, &["nextest", "run", "-P", "quick"], &[]).ok();
+    assert!(
+        run.stderr.contains("2 passed") || run.stdout.contains("2 passed"),
+        "{}",
+        run.stderr
+    );
+    // An existing config is left alone.
+    std::fs::write(&cfg, "[profile.default]\nretries = 1\n").unwrap();
+    let again = strata(&w, &a, &["dev", "init"], &[]).ok();
+    assert!(again.stdout.contains("left as is"), "{}", again.stdout);
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "[profile.default]\nretries = 1\n"
+    );
+}
+
+fn git(cwd: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn shared_target_dir_is_one_for_all_worktrees_and_needs_git() {
+    require("git");
+    let w = World::new();
+    let a = w.checkout("repo");
+    let outside = strata(&w, &a, &["env", "--shared-target-dir"], &[]);
+    assert_eq!(outside.code, 1, "{}", outside.stdout);
+    assert!(
+        outside.stderr.contains("needs a git repository"),
+        "{}",
+        outside.stderr
+    );
+
+    git(&a, &["init", "-q"]);
+    git(&a, &["add", "."]);
+    git(&a, &["commit", "-qm", "fixture"]);
+    let wt = w.path("other-worktree");
+    git(&a, &["worktree", "add", "-q", wt.to_str().unwrap()]);
+    let target = |dir: &Path| {
+        exports(&w, dir, &["--shared-target-dir"], &[])
+            .into_iter()
+            .find(|(k, _)| k == "CARGO_TARGET_DIR")
+            .map(|(_, v)| PathBuf::from(v))
+            .expect("CARGO_TARGET_DIR exported")
+    };
+    let main = target(&a);
+    assert_eq!(main, a.canonicalize().unwrap().join(".git/strata-target"));
+    assert_eq!(target(&wt), main);
+    // Without the flag, no shared dir.
+    assert!(
+        !exports(&w, &a, &[], &[])
+            .iter()
+            .any(|(k, _)| k == "CARGO_TARGET_DIR")
+    );
+}
+
+#[test]
+fn dev_outside_a_cargo_project_is_a_clear_error() {
+    let w = World::new();
+    let empty = w.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = strata(&w, &empty, &["dev"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot find the workspace root"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(empty.to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
+    let bad = strata(&w, &empty, &["env", "--linker", "gold"], &[]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr
+            .contains("--linker takes auto, mold, lld or default"),
+        "{}",
+        bad.stderr
+    );
+}

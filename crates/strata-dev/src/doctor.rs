@@ -1,0 +1,390 @@
+//! `strata doctor`: what the dev loop has, lacks or fights with, each with its fix.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::linker::probe_flags;
+use crate::{DevError, target_env};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    Missing,
+    /// Present but working against strata or the dev loop.
+    Conflict,
+    /// Configured but does not work.
+    Broken,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Missing => "missing",
+            Status::Conflict => "conflict",
+            Status::Broken => "broken",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub name: String,
+    pub status: Status,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+/// The oldest cargo strata's dev loop is documented for (edition 2024, `build.incremental`).
+pub const MIN_CARGO_MINOR: u32 = 85;
+
+fn run(program: &str, args: &[&str], cwd: &Path) -> Option<(bool, String)> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .ok()?;
+    let text = if out.stdout.is_empty() {
+        String::from_utf8_lossy(&out.stderr)
+    } else {
+        String::from_utf8_lossy(&out.stdout)
+    };
+    Some((
+        out.status.success(),
+        text.lines().next().unwrap_or("").trim().to_string(),
+    ))
+}
+
+fn tool(name: &str, program: &str, args: &[&str], cwd: &Path, fix: &str) -> Finding {
+    match run(program, args, cwd) {
+        Some((true, version)) => Finding {
+            name: name.into(),
+            status: Status::Ok,
+            detail: version,
+            fix: None,
+        },
+        Some((false, err)) => Finding {
+            name: name.into(),
+            status: Status::Missing,
+            detail: err,
+            fix: Some(fix.into()),
+        },
+        None => Finding {
+            name: name.into(),
+            status: Status::Missing,
+            detail: format!("`{program}` is not on PATH"),
+            fix: Some(fix.into()),
+        },
+    }
+}
+
+/// Cargo config files that apply in `cwd` (nearest first), then the cargo home's.
+pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in cwd.ancestors() {
+        for name in ["config.toml", "config"] {
+            let p = dir.join(".cargo").join(name);
+            if p.is_file() && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    if let Ok(home) =
+        strata_cargo::CanonicalHome::real_home(&strata_cargo::CanonicalHome::link_path())
+    {
+        for name in ["config.toml", "config"] {
+            let p = home.join(name);
+            if p.is_file() && !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A linker setting found in config or the environment.
+#[derive(Debug, Clone)]
+struct LinkerSetting {
+    /// Where: `<file>: target.<host>.linker` or `env RUSTFLAGS`.
+    place: String,
+    rustflags: Vec<String>,
+    linker: Option<String>,
+}
+
+fn strings(item: &toml_edit::Item) -> Vec<String> {
+    if let Some(s) = item.as_str() {
+        return s.split_whitespace().map(String::from).collect();
+    }
+    item.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn mentions_linker(flags: &[String]) -> bool {
+    flags
+        .iter()
+        .any(|f| f.contains("-fuse-ld=") || f.starts_with("linker=") || f.contains("linker-flavor"))
+}
+
+fn linker_settings(cwd: &Path, host: &str) -> Vec<LinkerSetting> {
+    let mut out = Vec::new();
+    for (var, is_flags) in [
+        ("RUSTFLAGS".to_string(), true),
+        (target_env(host, "RUSTFLAGS"), true),
+        (target_env(host, "LINKER"), false),
+    ] {
+        if let Some(v) = std::env::var_os(&var).filter(|v| !v.is_empty()) {
+            let v = v.to_string_lossy().into_owned();
+            let s = if is_flags {
+                LinkerSetting {
+                    place: format!("environment variable {var}"),
+                    rustflags: v.split_whitespace().map(String::from).collect(),
+                    linker: None,
+                }
+            } else {
+                LinkerSetting {
+                    place: format!("environment variable {var}"),
+                    rustflags: Vec::new(),
+                    linker: Some(v),
+                }
+            };
+            if s.linker.is_some() || mentions_linker(&s.rustflags) {
+                out.push(s);
+            }
+        }
+    }
+    for file in config_files(cwd) {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+            continue;
+        };
+        let f = file.display();
+        if let Some(flags) = doc.get("build").and_then(|b| b.get("rustflags")) {
+            let flags = strings(flags);
+            if mentions_linker(&flags) {
+                out.push(LinkerSetting {
+                    place: format!("{f}: build.rustflags"),
+                    rustflags: flags,
+                    linker: None,
+                });
+            }
+        }
+        if let Some(t) = doc.get("target").and_then(|t| t.get(host)) {
+            let flags = t.get("rustflags").map(strings).unwrap_or_default();
+            if mentions_linker(&flags) {
+                out.push(LinkerSetting {
+                    place: format!("{f}: target.{host}.rustflags"),
+                    rustflags: flags,
+                    linker: None,
+                });
+            }
+            if let Some(l) = t.get("linker").and_then(|l| l.as_str()) {
+                // Cargo resolves a relative linker path with a slash against the config's parent.
+                let l = if l.contains('/') && !l.starts_with('/') {
+                    file.parent()
+                        .and_then(Path::parent)
+                        .map(|d| d.join(l).to_string_lossy().into_owned())
+                        .unwrap_or_else(|| l.to_string())
+                } else {
+                    l.to_string()
+                };
+                out.push(LinkerSetting {
+                    place: format!("{f}: target.{host}.linker"),
+                    rustflags: Vec::new(),
+                    linker: Some(l),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn wrapper_settings(cwd: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for var in [
+        "RUSTC_WRAPPER",
+        "CARGO_BUILD_RUSTC_WRAPPER",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            out.push((
+                format!("environment variable {var}"),
+                v.to_string_lossy().into_owned(),
+            ));
+        }
+    }
+    for file in config_files(cwd) {
+        let Ok(doc) = std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .parse::<toml_edit::DocumentMut>()
+        else {
+            continue;
+        };
+        for key in ["rustc-wrapper", "rustc-workspace-wrapper"] {
+            if let Some(v) = doc
+                .get("build")
+                .and_then(|b| b.get(key))
+                .and_then(|v| v.as_str())
+                .filter(|v| !v.is_empty())
+            {
+                out.push((format!("{}: build.{key}", file.display()), v.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Run every check from `cwd` (the project dir).
+pub fn check(cwd: &Path, root: &Path, host: &str) -> Result<Vec<Finding>, DevError> {
+    let mut out = Vec::new();
+    out.push(match run("cargo", &["-V"], cwd) {
+        Some((true, v)) => {
+            let minor = v
+                .split_whitespace()
+                .nth(1)
+                .and_then(|ver| ver.split('.').nth(1))
+                .and_then(|m| m.parse::<u32>().ok());
+            match minor {
+                Some(m) if m < MIN_CARGO_MINOR => Finding {
+                    name: "cargo".into(),
+                    status: Status::Conflict,
+                    detail: format!("{v}: older than 1.{MIN_CARGO_MINOR}"),
+                    fix: Some("rustup update stable".into()),
+                },
+                _ => Finding {
+                    name: "cargo".into(),
+                    status: Status::Ok,
+                    detail: v,
+                    fix: None,
+                },
+            }
+        }
+        _ => Finding {
+            name: "cargo".into(),
+            status: Status::Missing,
+            detail: "`cargo -V` failed".into(),
+            fix: Some("install Rust with rustup: https://rustup.rs".into()),
+        },
+    });
+    out.push(tool(
+        "mold",
+        "mold",
+        &["--version"],
+        cwd,
+        "sudo apt-get install mold   (or your system's package manager)",
+    ));
+    out.push(tool(
+        "lld",
+        "ld.lld",
+        &["--version"],
+        cwd,
+        "sudo apt-get install lld   (optional: rustc already links with its bundled rust-lld on x86_64 Linux)",
+    ));
+    out.push(tool(
+        "rust-analyzer",
+        "rust-analyzer",
+        &["--version"],
+        cwd,
+        "rustup component add rust-analyzer",
+    ));
+    out.push(tool(
+        "cargo-nextest",
+        "cargo",
+        &["nextest", "--version"],
+        cwd,
+        "cargo install --locked cargo-nextest",
+    ));
+    let nextest_cfg = root.join(".config").join("nextest.toml");
+    out.push(
+        match std::fs::read_to_string(&nextest_cfg).map(|t| crate::nextest::has_quick_profile(&t)) {
+            Ok(true) => Finding {
+                name: "nextest quick profile".into(),
+                status: Status::Ok,
+                detail: nextest_cfg.display().to_string(),
+                fix: None,
+            },
+            Ok(false) => Finding {
+                name: "nextest quick profile".into(),
+                status: Status::Missing,
+                detail: format!("{} has no [profile.quick]", nextest_cfg.display()),
+                fix: Some(format!(
+                    "add [profile.quick] to {} (see `strata dev init`)",
+                    nextest_cfg.display()
+                )),
+            },
+            Err(_) => Finding {
+                name: "nextest quick profile".into(),
+                status: Status::Missing,
+                detail: format!("no {}", nextest_cfg.display()),
+                fix: Some("strata dev init".into()),
+            },
+        },
+    );
+    let wrappers = wrapper_settings(cwd);
+    if wrappers.is_empty() {
+        out.push(Finding {
+            name: "rustc wrapper".into(),
+            status: Status::Ok,
+            detail: "none".into(),
+            fix: None,
+        });
+    }
+    for (place, value) in wrappers {
+        let fix = if let Some(var) = place.strip_prefix("environment variable ") {
+            format!("unset {var}")
+        } else {
+            format!("remove the line from {}", place.replace(": ", " ("))
+                + if place.contains(": ") { ")" } else { "" }
+        };
+        out.push(Finding {
+            name: "rustc wrapper".into(),
+            status: Status::Conflict,
+            detail: format!(
+                "{place} = {value}: a wrapper such as sccache caches rustc's outputs on its own \
+                 and turns off incremental compilation; with strata's layers it only adds work"
+            ),
+            fix: Some(fix),
+        });
+    }
+    let settings = linker_settings(cwd, host);
+    if settings.is_empty() {
+        out.push(Finding {
+            name: "linker".into(),
+            status: Status::Ok,
+            detail: "rustc's default (no linker configured)".into(),
+            fix: None,
+        });
+    }
+    for s in settings {
+        let result = probe_flags(cwd, &s.rustflags, s.linker.as_deref())?;
+        let what = s.linker.clone().unwrap_or_else(|| s.rustflags.join(" "));
+        out.push(match result {
+            Ok(by) => Finding {
+                name: "linker".into(),
+                status: Status::Ok,
+                detail: format!("{}: `{what}` links (by {by})", s.place),
+                fix: None,
+            },
+            Err(why) => Finding {
+                name: "linker".into(),
+                status: Status::Broken,
+                detail: format!("{}: `{what}` does not link a test program: {why}", s.place),
+                fix: Some(match s.place.strip_prefix("environment variable ") {
+                    Some(var) => format!("unset {var}, or fix it; `strata dev` picks a working linker"),
+                    None => format!(
+                        "remove or fix that setting in {}; `strata dev --write` sets a working linker",
+                        s.place.split(": ").next().unwrap_or("the config file")
+                    ),
+                }),
+            },
+        });
+    }
+    Ok(out)
+}
