@@ -10,6 +10,10 @@
 }:
 let
   path = builtins.concatStringsSep ":" ([ "${rustToolchain}/bin" ] ++ extraPath ++ [ hostPath ]);
+  # Nix 2.8 building without build users kills the builder's process group when the build log's
+  # pipe reaches EOF, which races the builder's own exit: a finished build then "failed due to
+  # signal 9". A short-lived child that holds the pipe past the exit makes the exit win.
+  exitGuard = "trap 'sleep 0.2 &' EXIT\n";
 in
 {
   kind = "raw";
@@ -30,7 +34,7 @@ in
         builder = bash;
         args = [
           "-c"
-          ("set -euo pipefail\n" + script)
+          (exitGuard + "set -euo pipefail\n" + script)
         ];
         PATH = path;
       }
@@ -50,7 +54,8 @@ in
       inherit sha256;
     };
 
-  # Enter with `nix-shell -A …`: nix-shell exports the attributes and evaluates `shellHook`.
+  # Enter with `nix-shell`: it exports the attributes, sources `$stdenv/setup` and runs
+  # `runHook shellHook`; this tiny `stdenv` provides just that runHook.
   mkShell =
     {
       name,
@@ -61,12 +66,26 @@ in
     derivation (
       {
         inherit name system shellHook;
+        stdenv = derivation {
+          name = "strata-shell-setup";
+          inherit system;
+          builder = bash;
+          args = [
+            "-c"
+            (exitGuard + ''
+              set -e
+              mkdir -p "$out"
+              echo 'runHook() { local hook="$1"; eval "''${!hook:-}"; }' > "$out/setup"
+            '')
+          ];
+          PATH = path;
+        };
         builder = bash;
         args = [
           "-c"
-          "echo 'strata devShell: enter it with nix-shell' > $out"
+          (exitGuard + "echo 'strata devShell: enter it with nix-shell' > $out")
         ];
-        PATH = path;
+        PATH = "${dirOf strata}:${path}";
       }
       // env
     );
