@@ -295,10 +295,12 @@ in
     }
 }
 
-/// `mkLib pkgs` on a stand-in for the few nixpkgs attributes it uses: stdenv.mkDerivation runs
-/// buildPhase with the nativeBuildInputs' bin dirs on PATH; rustPlatform.buildRustPackage (for
-/// strata itself) links the binary under test. Proves the nixpkgs path evaluates and builds over
-/// the same core.
+fn standin_pkgs() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nix/standin-pkgs.nix")
+}
+
+/// `mkLib pkgs` on a stand-in for the few nixpkgs attributes it uses (tests/fixtures/nix): proves
+/// the nixpkgs path evaluates and builds over the same core.
 #[test]
 fn nix_mklib_builds_against_a_stand_in_for_nixpkgs() {
     require_nix();
@@ -310,33 +312,7 @@ fn nix_mklib_builds_against_a_stand_in_for_nixpkgs() {
         &file,
         format!(
             r#"let
-  tc = "{tc}";
-  strataBin = "{strata}";
-  system = builtins.currentSystem;
-  bash = "/bin/bash";
-  binPath = inputs: builtins.concatStringsSep ":" (map (p: "${{p}}/bin") inputs ++ [ "/usr/local/bin:/usr/bin:/bin" ]);
-  mkDerivation = attrs: derivation (removeAttrs attrs [ "nativeBuildInputs" "packages" "shellHook" ] // {{
-    inherit system;
-    builder = bash;
-    PATH = binPath (attrs.nativeBuildInputs or [ ]);
-    # The exit guard of nix/lib/backend-raw.nix (Nix 2.8 without build users, see there).
-    args = [ "-c" "trap 'sleep 0.2 &' EXIT\nset -euo pipefail\neval \"$buildPhase\"" ];
-  }});
-  pkgs = {{
-    stdenv.mkDerivation = mkDerivation;
-    mkShell = attrs: mkDerivation (attrs // {{ nativeBuildInputs = attrs.packages or [ ]; buildPhase = "echo shell > $out"; }});
-    fetchurl = import <nix/fetchurl.nix>;
-    callPackage = f: extra: import f ({{
-      rustPlatform.buildRustPackage = a: derivation {{
-        name = "${{a.pname}}-${{a.version}}";
-        inherit system;
-        builder = bash;
-        args = [ "-c" "trap '/bin/sleep 0.2 &' EXIT; /bin/mkdir -p $out/bin && /bin/ln -s ${{strataBin}} $out/bin/strata" ];
-      }};
-    }} // extra);
-    cargo = tc; rustc = tc; clippy = tc; rustfmt = tc; rust-analyzer = tc;
-    cargo-nextest = "/usr/local"; mold = "/usr"; lld = "/usr";
-  }};
+  pkgs = import {standin} {{ tc = "{tc}"; strataBin = "{strata}"; }};
   s = import {nix}/mkLib.nix pkgs;
   src = builtins.path {{
     path = ./ws;
@@ -350,12 +326,13 @@ in
   pkg = s.buildPackage {{ inherit src cargoArtifacts; }};
   clippy = s.cargoClippy {{ inherit src cargoArtifacts; }};
   shell = s.devShell {{ inherit src; linker = "lld"; }};
-  overridden = (s.overrideToolchain tc).cargoFmt {{ inherit src; }};
+  overridden = (s.overrideToolchain "{tc}").cargoFmt {{ inherit src; }};
 }}
 "#,
             tc = toolchain(),
             strata = strata_bin(),
             nix = nix_dir().display(),
+            standin = standin_pkgs().display(),
         ),
     )
     .expect("write standin.nix");
@@ -369,4 +346,65 @@ in
     nix_build(&file, "clippy");
     nix_build(&file, "overridden");
     nix_build(&file, "shell");
+}
+
+/// The repository's own flake.nix (dogfooding) evaluates over the library: its outputs function
+/// with nixpkgs replaced by the stand-in. Instantiating the package builds the skeleton of this
+/// very workspace (import-from-derivation), so vendoring and `strata skeleton` run on it for real.
+#[test]
+fn nix_repository_flake_instantiates_with_the_library() {
+    require_nix();
+    let w = World::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let file = w.path("flake-eval.nix");
+    std::fs::write(
+        &file,
+        format!(
+            r#"let
+  pkgs = import {standin} {{ tc = "{tc}"; strataBin = "{strata}"; }};
+  flake = import {repo}/flake.nix;
+  out = flake.outputs {{
+    self = {{ }};
+    nixpkgs = {{
+      lib.genAttrs = names: f: builtins.listToAttrs (map (n: {{ name = n; value = f n; }}) names);
+      legacyPackages.x86_64-linux = pkgs;
+      legacyPackages.aarch64-linux = pkgs;
+    }};
+  }};
+in
+{{
+  pkg = out.packages.x86_64-linux.default;
+  inherit (out.checks.x86_64-linux) clippy doc fmt;
+  shell = out.devShells.x86_64-linux.default;
+  mkLib = out.lib.mkLib;
+}}
+"#,
+            standin = standin_pkgs().display(),
+            tc = toolchain(),
+            strata = strata_bin(),
+            repo = repo.canonicalize().expect("repo").display(),
+        ),
+    )
+    .expect("write flake-eval.nix");
+    for attr in ["pkg", "clippy", "doc", "fmt", "shell"] {
+        let out = Command::new("nix-instantiate")
+            .args([
+                "--option",
+                "build-users-group",
+                "",
+                "--option",
+                "substituters",
+                "",
+            ])
+            .arg(&file)
+            .args(["-A", attr])
+            .output()
+            .expect("nix-instantiate");
+        assert!(
+            out.status.success(),
+            "the repository flake's {attr} does not instantiate:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains(".drv"));
+    }
 }

@@ -56,7 +56,9 @@ pub fn raw_lib() -> String {
 fn nix_command(tool: &str) -> Command {
     let mut c = Command::new(tool);
     c.args(["--option", "build-users-group", ""])
-        .args(["--option", "substituters", ""]);
+        .args(["--option", "substituters", ""])
+        // Crate fetches are many small downloads: run them side by side.
+        .args(["--option", "max-jobs", "4"]);
     c
 }
 
