@@ -72,7 +72,7 @@ ratio() { echo "scale=3; $1 / $2" | bc; }
 printf 'machine: %s cores, %s\n' "$(nproc)" "$(rustc -V)"
 printf '%-58s %8.2f s\n' "clean Nix build: buildDepsOnly" "$nix_deps"
 printf '%-58s %8.2f s\n' "clean Nix build: buildPackage" "$nix_pkg"
-printf '%-58s %8.2f s  %sx native clean\n' "clean Nix build, total" "$(echo "$nix_deps + $nix_pkg" | bc)" "$(ratio "$nix_deps + $nix_pkg" "$native_clean")"
+printf '%-58s %8.2f s  %sx native clean\n' "clean Nix build, total" "$(echo "$nix_deps + $nix_pkg" | bc)" "$(ratio "($nix_deps + $nix_pkg)" "$native_clean")"
 printf '%-58s %8.2f s  (%s units compiled)\n' "Nix package on cached deps, one-line edit in globset" "$nix_cached" "$nix_units"
 printf '%-58s %8.2f s  (%s units compiled)\n' "strata build outside Nix, warm deps layer, same change" "$native_warm" "$native_warm_units"
 printf '%-58s %8.2f s\n' "native incremental (cargo, warm target, one-line edit)" "$native_incr"
