@@ -108,6 +108,8 @@ fn nix_deps_derivation_survives_edits_and_feeds_package_and_checks() {
     assert!(fx.contains("core readme v1"), "{fx}");
     let log = read(format!("{}/share/strata/cargo.log", pkg.out));
     assert_no_dependency_compiled(&log, "the package");
+    // The deps key strata computes on the full sources equals the one of the skeleton build.
+    assert!(log.contains("Strata restored 1 layer"), "{log}");
     assert!(
         compiled_names(&log).contains(&"fx-app".to_string()),
         "{log}"
@@ -407,4 +409,64 @@ in
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains(".drv"));
     }
+}
+
+/// The deps derivation builds the skeleton, while buildPackage builds the real sources: both must
+/// give the same deps key, which holds because the skeleton of a skeleton is the skeleton.
+#[test]
+fn skeleton_of_the_skeleton_is_the_skeleton() {
+    let w = World::new();
+    let ws = w.checkout("ws");
+    let one = w.path("one");
+    let two = w.path("two");
+    w.strata(
+        &ws,
+        &[
+            "skeleton",
+            "--out",
+            one.to_str().expect("utf-8"),
+            "--",
+            "--offline",
+        ],
+    )
+    .ok();
+    w.strata(
+        &one,
+        &[
+            "skeleton",
+            "--out",
+            two.to_str().expect("utf-8"),
+            "--",
+            "--offline",
+        ],
+    )
+    .ok();
+    let files = |root: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut v: Vec<(String, Vec<u8>)> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e.path().strip_prefix(root).expect("prefix");
+                (
+                    rel.display().to_string(),
+                    std::fs::read(e.path()).expect("read"),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let a = files(&one);
+    assert!(a.iter().any(|(p, _)| p == "Cargo.lock"), "{a:?}");
+    assert!(a.iter().any(|(p, _)| p == "core/src/lib.rs"));
+    assert_eq!(a, files(&two));
+    // The real sources are not in it, and the versions are masked.
+    assert!(!read(one.join("core/src/lib.rs")).contains("include_str"));
+    assert!(read(one.join("Cargo.toml")).contains("0.0.0"));
+
+    // A non-empty --out is refused, and nothing is written into it.
+    let r = w.strata(&ws, &["skeleton", "--out", one.to_str().expect("utf-8")]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("not empty"), "{}", r.stderr);
 }
