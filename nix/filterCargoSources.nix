@@ -50,8 +50,11 @@ let
   droppedPrefix = builtins.match "(LICENSE|LICENCE|COPYING|AUTHORS|CHANGELOG|CONTRIBUTING|NOTICE).*" base;
 in
 if type == "directory" then
-  # A cargo target dir holds CACHEDIR.TAG; `result` links come from nix-build.
-  !(builtins.elem base droppedDirs) && !(builtins.pathExists (toString path + "/CACHEDIR.TAG"))
+  # Cargo marks its target dirs with CACHEDIR.TAG or .rustc_info.json (a copied one may lack the
+  # tag); `result` links come from nix-build.
+  !(builtins.elem base droppedDirs)
+  && !(builtins.pathExists (toString path + "/CACHEDIR.TAG"))
+  && !(builtins.pathExists (toString path + "/.rustc_info.json"))
 else if type == "symlink" && builtins.match "result(-.*)?" base != null then
   false
 else
