@@ -78,6 +78,15 @@ fn bump_package_version(manifest: &Path) {
     std::fs::write(manifest, doc.to_string()).expect("write manifest");
 }
 
+/// Removes the reference build dir (a path nix-build itself uses) however the test ends.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn nix_ripgrep_deps_once_package_and_checks_reuse_them() {
     require_nix();
@@ -135,6 +144,7 @@ in
         "{} exists: another build uses it; cannot build the reference there",
         top.display()
     );
+    let cleanup = RemoveOnDrop(top.clone());
     let src = top.join("source");
     extract(&src);
     let home = top.join("cargo-home");
@@ -154,7 +164,7 @@ in
     assert!(reference.success());
     let same = std::fs::read(src.join("target/release/rg")).expect("reference rg")
         == std::fs::read(&rg).expect("nix rg");
-    std::fs::remove_dir_all(&top).expect("clean up the reference");
+    drop(cleanup);
     assert!(
         same,
         "the rg of the package derivation differs from a clean cargo build"
