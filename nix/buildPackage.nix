@@ -10,15 +10,22 @@ args@{
   CARGO_PROFILE ? "release",
   doCheck ? true,
   cargoArtifacts ? lib.buildDepsOnly args,
+  cargoVendorDir ? lib.vendorCargoDeps args,
+  # As crane: the binaries name the vendored sources (panic messages); without this, the package's
+  # closure would hold every dependency's source.
+  doRemoveReferencesToVendorDir ? true,
   ...
 }:
 let
   common = "${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline";
+  # The store hash of the vendor dir, replaced by as many 'e's (nixpkgs' remove-references-to).
+  vendorHash = builtins.substring 0 32 (baseNameOf "${cargoVendorDir}");
+  eeee = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
 in
 lib.mkCargoDerivation (
   args
   // {
-    inherit cargoArtifacts;
+    inherit cargoArtifacts cargoVendorDir;
     buildPhaseCargoCommand = ''
       ${core.strata} build --no-save ${common}
     ''
@@ -34,6 +41,18 @@ lib.mkCargoDerivation (
       mkdir -p "$out/bin" "$out/share/strata"
       find target/${core.profileDir CARGO_PROFILE} -maxdepth 1 -type f -perm -u+x \
         -exec cp {} "$out/bin/" \;
+    ''
+    + (
+      if doRemoveReferencesToVendorDir then
+        ''
+          for f in "$out"/bin/*; do
+            if [ -f "$f" ]; then sed -i "s|${vendorHash}|${eeee}|g" "$f"; fi
+          done
+        ''
+      else
+        ""
+    )
+    + ''
       cp "$NIX_BUILD_TOP/cargo.log" "$out/share/strata/cargo.log"
     '';
   }

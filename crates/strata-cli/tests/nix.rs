@@ -106,6 +106,8 @@ fn nix_deps_derivation_survives_edits_and_feeds_package_and_checks() {
     );
     let fx = run_bin(&format!("{}/bin/fx", pkg.out));
     assert!(fx.contains("core readme v1"), "{fx}");
+    // The vendored sources' hash is replaced in the binary: no reference, a small closure.
+    assert_eq!(nix_references(&pkg.out), Vec::<String>::new());
     let log = read(format!("{}/share/strata/cargo.log", pkg.out));
     assert_no_dependency_compiled(&log, "the package");
     // The deps key strata computes on the full sources equals the one of the skeleton build.

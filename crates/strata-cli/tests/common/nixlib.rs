@@ -172,3 +172,20 @@ pub fn read(path: impl AsRef<Path>) -> String {
     let p = path.as_ref();
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// The store paths an output refers to (`nix-store -q --references`), itself excluded.
+pub fn nix_references(path: &str) -> Vec<String> {
+    let out = Command::new("nix-store")
+        .args(["-q", "--references", path])
+        .output()
+        .expect("nix-store");
+    assert!(
+        out.status.success(),
+        "nix-store -q --references {path} failed"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l != path)
+        .map(str::to_string)
+        .collect()
+}
