@@ -249,6 +249,8 @@ fn nix_init_writes_a_flake_that_parses_and_builds_with_the_raw_library() {
     let ws = w.checkout("ws");
     // The generated flake uses cleanCargoSource, which drops READMEs: compile in a kept file.
     std::fs::write(ws.join("core/banner.txt"), "core banner\n").expect("write");
+    // Unique to this run: the flake's package and checks build in every run.
+    std::fs::write(ws.join("run-nonce.txt"), ws.display().to_string()).expect("nonce");
     let lib_rs = ws.join("core/src/lib.rs");
     std::fs::write(
         &lib_rs,
