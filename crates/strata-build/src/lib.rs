@@ -82,6 +82,29 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
     exit_code(status)
 }
 
+/// Make sure the store holds the dependency layer of `cmd` (build it from the skeleton on a miss)
+/// without running `cmd` itself. The Nix library's buildDepsOnly uses it: its output is the store.
+/// Unlike [`run`], a missing layer is an error here, since the layer is the whole point.
+pub fn deps_only(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> Result<String, String> {
+    let session = Session::prepare(cmd, opts, rep).map_err(|e| e.to_string())?;
+    let _lock = session.store.lock_shared().map_err(|e| e.to_string())?;
+    let mut summary = Summary::default();
+    let save = Options {
+        save: true,
+        ..opts.clone()
+    };
+    match deps::ensure(&session, cmd, &save, rep, &mut summary) {
+        Some((id, _)) => {
+            print_summary(rep, &summary);
+            Ok(id.to_string())
+        }
+        None => Err(format!(
+            "no dependency layer for {} (see the warnings above)",
+            session.ws.root.display()
+        )),
+    }
+}
+
 fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
     match status {
         Ok(s) => s.code().unwrap_or(1),

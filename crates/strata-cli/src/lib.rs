@@ -1,6 +1,8 @@
 //! The `strata` command line: a thin layer over strata-build and strata-store.
 
 mod dev;
+mod nix;
+mod nix_cache;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -10,8 +12,6 @@ use clap::{Args, Parser, Subcommand};
 use strata_build::{Coverage, Options, Reporter, human_bytes};
 use strata_cargo::CargoCommand;
 use strata_store::Store;
-
-mod nix;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,15 +86,52 @@ enum Command {
     /// Inspect and maintain the local store
     #[command(subcommand)]
     Store(StoreCommand),
-    /// Nix integration: binary caches of store paths
-    #[command(subcommand)]
-    Nix(nix::NixCommand),
     /// Prepare the dev loop: restore dev layers, pick a linker, report (`dev init`: nextest profile)
     Dev(dev::DevArgs),
     /// Print the dev loop's exports for a shell: eval "$(strata env)"
     Env(dev::SetupArgs),
     /// List what the dev loop has, lacks or fights with, each with its fix
     Doctor,
+    /// Build only the dependency layer of a cargo command into the store, not the command itself
+    /// (used by the Nix library's buildDepsOnly)
+    #[command(hide = true)]
+    Deps(CargoArgs),
+    /// Nix integration (`strata nix init` writes a flake.nix)
+    #[command(subcommand)]
+    Nix(NixCommand),
+    /// Write the workspace's skeleton into DIR (used by the Nix library's buildDepsOnly)
+    #[command(hide = true)]
+    Skeleton {
+        /// Directory to create; must be new or empty
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Extra arguments for `cargo metadata` (e.g. --offline --locked)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        metadata_args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NixCommand {
+    /// Nix binary caches: serve store paths to `nix` as a substituter
+    #[command(subcommand)]
+    Cache(nix_cache::CacheCommand),
+    /// Write a flake.nix (package, clippy/nextest/doc/fmt checks, dev shell) for this project
+    Init {
+        /// Overwrite an existing flake.nix
+        #[arg(long)]
+        force: bool,
+        /// Flake URL of strata's Nix library
+        #[arg(
+            long,
+            value_name = "URL",
+            default_value = "git+https://example.invalid/strata"
+        )]
+        strata_url: String,
+        /// Nix system of the outputs
+        #[arg(long, default_value = "x86_64-linux")]
+        system: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -117,7 +154,7 @@ enum StoreCommand {
 
 /// Subcommands whose arguments belong to cargo.
 const CARGO_COMMANDS: &[&str] = &[
-    "build", "check", "test", "clippy", "doc", "run", "bench", "nextest", "why",
+    "build", "check", "test", "clippy", "doc", "run", "bench", "nextest", "why", "deps",
 ];
 /// strata's own flags of those subcommands, taking a value or not.
 const OWN_FLAGS: &[(&str, bool)] = &[
@@ -196,10 +233,12 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Nextest(a) => ("nextest", a),
         Command::Why(a) => return why(&cli, a),
         Command::Store(s) => return store(&cli, s),
-        Command::Nix(n) => return nix::run(n),
         Command::Dev(a) => return dev::dev(&cli, a),
         Command::Env(a) => return dev::env(a),
         Command::Doctor => return dev::doctor(),
+        Command::Nix(n) => return nix_command(n),
+        Command::Deps(a) => return deps_only(&cli, a),
+        Command::Skeleton { out, metadata_args } => return skeleton(out, metadata_args),
     };
     let cmd = cargo_command(&cli, sub, &cargo_args.args);
     let rep = Reporter::new(cmd.verbosity());
@@ -389,6 +428,65 @@ impl Cli {
         } else {
             strata_cargo::Verbosity::Normal
         }
+    }
+}
+
+fn deps_only(cli: &Cli, a: &CargoArgs) -> ExitCode {
+    let cmd = cargo_command(cli, "build", &a.args);
+    let rep = Reporter::new(cmd.verbosity());
+    let opts = match options(cli, &a.cache) {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
+    };
+    match strata_build::deps_only(&cmd, &opts, &rep) {
+        Ok(id) => {
+            println!("{id}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+fn nix_command(cmd: &NixCommand) -> ExitCode {
+    match cmd {
+        NixCommand::Cache(c) => nix_cache::run(c),
+        NixCommand::Init {
+            force,
+            strata_url,
+            system,
+        } => {
+            let dir = match std::env::current_dir() {
+                Ok(d) => d,
+                Err(e) => return fail(&format!("cannot find the current directory: {e}")),
+            };
+            let opts = nix::InitOptions {
+                dir,
+                strata_url: strata_url.clone(),
+                system: system.clone(),
+                force: *force,
+            };
+            match nix::init(&opts) {
+                Ok(path) => {
+                    println!("wrote {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn skeleton(out: &std::path::Path, metadata_args: &[String]) -> ExitCode {
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => return fail(&format!("cannot find the current directory: {e}")),
+    };
+    match nix::write_skeleton(&cwd, out, metadata_args) {
+        Ok(n) => {
+            eprintln!("wrote {n} skeleton files to {}", out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 

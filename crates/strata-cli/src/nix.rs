@@ -1,155 +1,193 @@
-//! `strata nix cache …`: Nix binary caches (keys, pushing store paths to a directory).
+//! Commands for the Nix library (`nix/`): `strata skeleton --out DIR` materializes the skeleton the
+//! dependency derivation builds, and `strata nix init` writes a flake.nix for the project.
 
-use std::io::Write;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::Command;
 
-use clap::{Args, Subcommand};
-use strata_nixcache::{
-    Compression, DirSink, ExportOptions, NixStore, SecretKey, StorePath, export, generate_key_pair,
-};
+use strata_skeleton::Skeleton;
+use strata_workspace::Workspace;
 
-#[derive(Subcommand, Debug)]
-pub enum NixCommand {
-    /// Nix binary caches: serve store paths to `nix` as a substituter
-    #[command(subcommand)]
-    Cache(CacheCommand),
-}
-
-#[derive(Subcommand, Debug)]
-pub enum CacheCommand {
-    /// Signing keys in Nix's format (as `nix-store --generate-binary-cache-key` makes them)
-    #[command(subcommand)]
-    Key(KeyCommand),
-    /// Write store paths (NAR, signed .narinfo, nix-cache-info) into a binary cache directory
-    Push(PushArgs),
-}
-
-#[derive(Subcommand, Debug)]
-pub enum KeyCommand {
-    /// Make a key pair: DIR/NAME.secret (signs; keep it private) and DIR/NAME.public (goes
-    /// into Nix's `trusted-public-keys`)
-    Generate {
-        /// Key name, conventionally the cache's host and a number: `cache.example.org-1`
-        #[arg(long)]
-        name: String,
-        /// Directory for the two key files (created if missing)
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-    },
-}
-
-#[derive(Args, Debug)]
-pub struct PushArgs {
-    /// Binary cache directory (created if missing); use it as `file:///…` or serve it over HTTP
-    #[arg(long, value_name = "DIR")]
-    to: PathBuf,
-    /// Secret key file that signs the narinfos (`strata nix cache key generate`)
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
-    /// Push everything the paths refer to as well (needed unless another substituter has it)
-    #[arg(long)]
-    closure: bool,
-    /// NAR compression
-    #[arg(long, value_name = "zstd|none", default_value = "zstd")]
-    compression: String,
-    /// `Priority` in nix-cache-info (lower is asked first; cache.nixos.org has 40)
-    #[arg(long, default_value_t = 30)]
-    priority: u32,
-    /// Store paths, or symlinks to them such as `./result`
-    #[arg(required = true, value_name = "STORE PATH")]
-    paths: Vec<PathBuf>,
-}
-
-pub fn run(cmd: &NixCommand) -> ExitCode {
-    let NixCommand::Cache(cache) = cmd;
-    let result = match cache {
-        CacheCommand::Key(KeyCommand::Generate { name, out }) => key_generate(name, out),
-        CacheCommand::Push(args) => push(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            ExitCode::FAILURE
-        }
+/// Writes the skeleton of the workspace in `cwd` into `out`, with the workspace root at `out`
+/// itself (not mirrored under its absolute path, as the dependency build does): the Nix library
+/// adds `out` to the store, and its content alone names the dependency derivation.
+pub fn write_skeleton(cwd: &Path, out: &Path, metadata_args: &[String]) -> Result<usize, String> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| format!("{}: cannot read: {e}", out.display()))?
+            .next()
+            .is_some()
+    {
+        return Err(format!(
+            "{}: exists and is not empty; give a new or empty directory",
+            out.display()
+        ));
     }
-}
-
-fn key_generate(name: &str, out: &Path) -> Result<(), String> {
-    let (secret, public) = generate_key_pair(name).map_err(|e| e.to_string())?;
-    let secret_path = out.join(format!("{name}.secret"));
-    let public_path = out.join(format!("{name}.public"));
-    for p in [&secret_path, &public_path] {
-        if p.symlink_metadata().is_ok() {
+    let cargo = strata_cargo::cargo_bin();
+    let envs: Vec<(OsString, OsString)> = Vec::new();
+    let ws = Workspace::load(&cargo, cwd, metadata_args, &envs).map_err(|e| e.to_string())?;
+    let skeleton = Skeleton::from_metadata(&ws.metadata).map_err(|e| e.to_string())?;
+    // Check every path first so that a refusal leaves nothing half-written.
+    for rel in skeleton.files().keys() {
+        if rel.starts_with("../") || rel.starts_with('/') {
             return Err(format!(
-                "{} already exists; remove it or choose another --name/--out (a key is not \
-                 replaced silently: narinfos signed with it would stop verifying)",
-                p.display()
+                "{rel}: a local package outside the workspace root {}; `strata skeleton --out` \
+                 (and the Nix library) needs every path package inside the root",
+                ws.root.display()
             ));
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    write_new(&secret_path, &secret.to_nix_string(), 0o600)?;
-    if let Err(e) = write_new(&public_path, &public.to_nix_string(), 0o644) {
-        // Nothing half-written: a secret without its public half is removed again.
-        let _ = std::fs::remove_file(&secret_path);
-        return Err(e);
+    for (rel, content) in skeleton.files() {
+        let path = out.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("{}: cannot create: {e}", parent.display()))?;
+        }
+        std::fs::write(&path, content)
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
     }
-    println!("secret key: {}", secret_path.display());
-    println!("public key: {}", public_path.display());
-    println!(
-        "add to the Nix configuration of machines that use the cache:\n  trusted-public-keys = {}",
-        public.to_nix_string()
-    );
-    Ok(())
+    Ok(skeleton.files().len())
 }
 
-fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Options of `strata nix init`.
+pub struct InitOptions {
+    pub dir: PathBuf,
+    pub strata_url: String,
+    pub system: String,
+    pub force: bool,
 }
 
-fn push(args: &PushArgs) -> Result<(), String> {
-    let compression = Compression::parse(&args.compression).ok_or_else(|| {
-        format!(
-            "--compression takes `zstd` or `none`, not `{}`",
-            args.compression
-        )
-    })?;
-    // Check every input before writing anything.
-    let key = SecretKey::from_file(&args.key).map_err(|e| e.to_string())?;
-    let store_dir = std::env::var("NIX_STORE_DIR").unwrap_or_else(|_| "/nix/store".to_string());
-    let paths = args
-        .paths
-        .iter()
-        .map(|p| StorePath::resolve(p, &store_dir))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let sink = DirSink::new(&args.to);
-    let opts = ExportOptions {
-        closure: args.closure,
-        compression,
-        priority: args.priority,
-    };
-    let report = export(&NixStore::new(), &paths, &opts, Some(&key), &sink)
-        .map_err(|e| format!("pushing to {}: {e}", args.to.display()))?;
-    for p in &report.written {
-        println!("pushed {p}");
+/// Writes `flake.nix` for the workspace in `opts.dir`. Returns its path.
+pub fn init(opts: &InitOptions) -> Result<PathBuf, String> {
+    let path = opts.dir.join("flake.nix");
+    if path.exists() && !opts.force {
+        return Err(format!(
+            "{}: already exists; pass --force to overwrite it",
+            path.display()
+        ));
     }
-    println!(
-        "{} paths pushed, {} already in {} ({} bytes written)",
-        report.written.len(),
-        report.skipped.len(),
-        args.to.display(),
-        report.bytes_written
-    );
-    Ok(())
+    let (pname, root) = project_name(&opts.dir)?;
+    if !root.join("Cargo.lock").is_file() {
+        return Err(format!(
+            "{}: missing; the Nix library vendors dependencies from it (run `cargo generate-lockfile`)",
+            root.join("Cargo.lock").display()
+        ));
+    }
+    let text = flake_text(&pname, &opts.strata_url, &opts.system);
+    let tmp = opts.dir.join(".flake.nix.strata-tmp");
+    std::fs::write(&tmp, text).map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The root package's name (a virtual workspace: the root directory's name) and the root.
+fn project_name(dir: &Path) -> Result<(String, PathBuf), String> {
+    let out = Command::new(strata_cargo::cargo_bin())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("could not run `cargo metadata`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`cargo metadata` failed in {}:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("could not parse `cargo metadata` output: {e}"))?;
+    let root = PathBuf::from(v["workspace_root"].as_str().unwrap_or_default());
+    let root_manifest = root.join("Cargo.toml");
+    let name = v["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(root_manifest.as_path()))
+        .and_then(|p| p["name"].as_str())
+        .map(str::to_string)
+        .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "workspace".to_string());
+    // A Nix string literal must not carry quotes or `${`.
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect();
+    Ok((name, root))
+}
+
+fn flake_text(pname: &str, strata_url: &str, system: &str) -> String {
+    format!(
+        r#"# Written by `strata nix init`. Builds with strata's Nix library (crane's API):
+# the dependencies are one derivation (a strata layer) that the package and the checks restore.
+{{
+  inputs = {{
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+    strata.url = "{strata_url}";
+  }};
+
+  outputs = {{ self, nixpkgs, strata, ... }}:
+    let
+      system = "{system}";
+      pkgs = nixpkgs.legacyPackages.${{system}};
+      s = strata.lib.mkLib pkgs;
+      # Only what cargo reads: a README or docs edit changes no derivation.
+      src = s.cleanCargoSource ./.;
+      commonArgs = {{
+        inherit src;
+        pname = "{pname}";
+      }};
+      # Dependencies only, from strata's skeleton: a version bump or a source edit keeps it.
+      cargoArtifacts = s.buildDepsOnly commonArgs;
+    in
+    {{
+      packages.${{system}}.default = s.buildPackage (commonArgs // {{
+        inherit cargoArtifacts;
+        doCheck = false;
+      }});
+
+      checks.${{system}} = {{
+        clippy = s.cargoClippy (commonArgs // {{
+          inherit cargoArtifacts;
+          cargoClippyExtraArgs = "--all-targets -- -D warnings";
+        }});
+        nextest = s.cargoNextest (commonArgs // {{ inherit cargoArtifacts; }});
+        doc = s.cargoDoc (commonArgs // {{ inherit cargoArtifacts; }});
+        fmt = s.cargoFmt {{ inherit src; pname = "{pname}"; }};
+      }};
+
+      # Incremental cargo, a target dir shared between checkouts, mold (else lld), rust-analyzer.
+      devShells.${{system}}.default = s.devShell {{
+        inherit src;
+        linker = "mold";
+      }};
+    }};
+}}
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flake_names_the_package_and_every_check() {
+        let t = flake_text(
+            "fx-app",
+            "git+https://example.invalid/strata",
+            "x86_64-linux",
+        );
+        for needle in [
+            "pname = \"fx-app\"",
+            "strata.url = \"git+https://example.invalid/strata\"",
+            "clippy =",
+            "nextest =",
+            "doc =",
+            "fmt =",
+            "devShells.${system}.default",
+            "buildDepsOnly",
+        ] {
+            assert!(t.contains(needle), "{needle} missing from\n{t}");
+        }
+    }
 }

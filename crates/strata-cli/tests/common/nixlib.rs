@@ -1,0 +1,191 @@
+//! Helpers for the Nix tests: real nix-build (Debian nix-bin, sandbox off) with the library in
+//! ../../nix on raw derivations, the host toolchain and the strata binary under test.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Fails the test with a clear message when a Nix tool is missing.
+pub fn require_nix() {
+    for tool in ["nix-build", "nix-instantiate", "nix-shell"] {
+        let ok = Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            ok,
+            "{tool} is missing: the Nix tests need nix-bin (Debian: `apt-get install nix-bin`; .ci/run installs it)"
+        );
+    }
+}
+
+/// The Nix library of this repository.
+pub fn nix_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../nix")
+        .canonicalize()
+        .expect("nix/ in the repository")
+}
+
+/// The host toolchain directory (holds bin/cargo, bin/rustc).
+pub fn toolchain() -> String {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc");
+    assert!(out.status.success(), "rustc --print sysroot failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn strata_bin() -> String {
+    env!("CARGO_BIN_EXE_strata").to_string()
+}
+
+/// `import <repo>/nix { … }`: the library without nixpkgs.
+pub fn raw_lib() -> String {
+    format!(
+        "import {} {{ rustToolchain = \"{}\"; strata = \"{}\"; }}",
+        nix_dir().display(),
+        toolchain(),
+        strata_bin()
+    )
+}
+
+/// Every nix command here builds as the calling user (nixbld users cannot read the rustup
+/// toolchain under /root) and asks no binary cache (no network but static.crates.io).
+fn nix_command(tool: &str) -> Command {
+    let mut c = Command::new(tool);
+    c.args(["--option", "build-users-group", ""])
+        .args(["--option", "substituters", ""])
+        // Crate fetches are many small downloads: run them side by side.
+        .args(["--option", "max-jobs", "4"]);
+    c
+}
+
+pub struct Built {
+    /// The output path.
+    pub out: String,
+    pub stderr: String,
+    /// Names of the derivations built in this call (`<name>.drv`, without the store hash).
+    pub built: Vec<String>,
+}
+
+impl Built {
+    /// Whether a derivation whose name ends with `suffix` was built in this call.
+    pub fn built_any(&self, suffix: &str) -> bool {
+        self.built.iter().any(|n| n.ends_with(suffix))
+    }
+}
+
+/// `nix-build FILE -A ATTR --no-out-link`; panics with nix's output when it fails.
+#[track_caller]
+pub fn nix_build(file: &Path, attr: &str) -> Built {
+    let out = nix_command("nix-build")
+        .arg(file)
+        .args(["-A", attr, "--no-out-link"])
+        .output()
+        .expect("spawn nix-build");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "nix-build {} -A {attr} failed:\n{stderr}",
+        file.display()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout.lines().last().unwrap_or_default().trim().to_string();
+    assert!(
+        path.starts_with("/nix/store/"),
+        "nix-build printed no store path: {stdout}\n{stderr}"
+    );
+    Built {
+        out: path,
+        built: built_drvs(&stderr),
+        stderr,
+    }
+}
+
+/// `nix-build` expected to fail: returns its stderr.
+#[track_caller]
+pub fn nix_build_fails(file: &Path, attr: &str) -> String {
+    let out = nix_command("nix-build")
+        .arg(file)
+        .args(["-A", attr, "--no-out-link"])
+        .output()
+        .expect("spawn nix-build");
+    assert!(!out.status.success(), "nix-build -A {attr} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs a command in the dev shell of `attr` and returns its stdout.
+#[track_caller]
+pub fn nix_shell_run(file: &Path, attr: &str, cmd: &str) -> String {
+    let out = nix_command("nix-shell")
+        .arg(file)
+        .args(["-A", attr, "--run", cmd])
+        .output()
+        .expect("spawn nix-shell");
+    assert!(
+        out.status.success(),
+        "nix-shell -A {attr} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `nix-instantiate --parse FILE` succeeds.
+#[track_caller]
+pub fn nix_parse(file: &Path) {
+    let out = Command::new("nix-instantiate")
+        .arg("--parse")
+        .arg(file)
+        .output()
+        .expect("spawn nix-instantiate");
+    assert!(
+        out.status.success(),
+        "{} does not parse:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn built_drvs(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("building '"))
+        .filter_map(|rest| rest.split('\'').next())
+        .map(|p| {
+            let base = p.rsplit('/').next().unwrap_or(p);
+            base.split_once('-').map_or(base, |(_, n)| n).to_string()
+        })
+        .collect()
+}
+
+/// Package names in cargo's `Compiling`/`Checking`/`Documenting` lines of a log.
+pub fn compiled_names(log: &str) -> Vec<String> {
+    strata_cargo::compiled_units(log)
+        .into_iter()
+        .map(|u| u.split(' ').next().unwrap_or("").to_string())
+        .collect()
+}
+
+pub fn read(path: impl AsRef<Path>) -> String {
+    let p = path.as_ref();
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The store paths an output refers to (`nix-store -q --references`), itself excluded.
+pub fn nix_references(path: &str) -> Vec<String> {
+    let out = Command::new("nix-store")
+        .args(["-q", "--references", path])
+        .output()
+        .expect("nix-store");
+    assert!(
+        out.status.success(),
+        "nix-store -q --references {path} failed"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| *l != path)
+        .map(str::to_string)
+        .collect()
+}
