@@ -77,8 +77,10 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
             .map(|scan| strata_layer::referenced_files(&s.ws, &scan))
             .unwrap_or_default();
         let a = strata_restore::align_sources(&m.sources, &hashed, &filter, &referenced, mode);
+        let dirs =
+            strata_restore::align_directories(&m.sources, &s.ws.source_roots(), &referenced, mode);
         rep.detail(&format!(
-            "sources: {} unchanged, {} changed, {} non-inputs, {} mtimes set",
+            "sources: {} unchanged, {} changed, {} non-inputs, {} mtimes set, {dirs} directories set",
             a.unchanged, a.changed, a.non_inputs, a.touched
         ));
     }

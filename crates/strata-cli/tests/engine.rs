@@ -567,3 +567,67 @@ fn dependencies_cargo_built_itself_survive_a_noop_save() {
     let r = w.strata(&b, &["check", "--deps-for", "build"]).ok();
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
 }
+
+/// Gives fx-util a build script that names a directory in `rerun-if-changed` (as xh does with
+/// `assets/syntax`) and embeds the names of the files in it.
+fn with_asset_dir(checkout: &std::path::Path) {
+    let util = checkout.join("util");
+    std::fs::create_dir_all(util.join("assets/nested")).unwrap();
+    std::fs::write(util.join("assets/one.txt"), "one\n").unwrap();
+    std::fs::write(util.join("assets/nested/two.txt"), "two\n").unwrap();
+    std::fs::write(
+        util.join("build.rs"),
+        r#"fn main() {
+    println!("cargo:rerun-if-changed=assets");
+    let mut names: Vec<String> = std::fs::read_dir("assets")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("assets.txt");
+    std::fs::write(out, names.join(",")).unwrap();
+}
+"#,
+    )
+    .unwrap();
+    append(
+        &util.join("src/lib.rs"),
+        "\npub const ASSETS: &str = include_str!(concat!(env!(\"OUT_DIR\"), \"/assets.txt\"));\n",
+    );
+}
+
+#[test]
+fn directory_in_rerun_if_changed_stays_fresh_in_a_clone_until_its_listing_changes() {
+    let w = World::new();
+    let a = w.checkout("a");
+    with_asset_dir(&a);
+    w.strata(&a, &["build"]).ok();
+
+    // A clone gives every directory a new mtime; the directory's contents are the same.
+    let b = w.checkout("elsewhere/b");
+    with_asset_dir(&b);
+    let r = w.strata(&b, &["build", "-v"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+
+    // A file deleted from the directory runs the build script again, as on a laptop.
+    let c = w.checkout("c");
+    with_asset_dir(&c);
+    std::fs::remove_file(c.join("util/assets/one.txt")).unwrap();
+    let r = w.strata(&c, &["build", "-v"]).ok();
+    assert!(
+        r.compiled().contains(&"fx-util".to_string()),
+        "{}",
+        r.stderr
+    );
+
+    // So does a file added to it.
+    let d = w.checkout("d");
+    with_asset_dir(&d);
+    std::fs::write(d.join("util/assets/three.txt"), "three\n").unwrap();
+    let r = w.strata(&d, &["build", "-v"]).ok();
+    assert!(
+        r.compiled().contains(&"fx-util".to_string()),
+        "{}",
+        r.stderr
+    );
+}

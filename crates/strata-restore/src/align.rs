@@ -117,3 +117,88 @@ enum Kind {
     NonInput,
     Skipped,
 }
+
+/// Directories named by `rerun-if-changed` (xh's build script names `assets/syntax`): cargo takes
+/// the newest mtime of everything under such a directory, the directories themselves included, and
+/// a clone gives every directory the time of the clone, so the build script would run again and
+/// its package would compile again. After [`align_sources`] has given the files their mtimes by
+/// content, each directory under a referenced one gets the newest mtime of its entries: unchanged
+/// contents keep the unit fresh, a changed or added file still makes it stale. A file that was
+/// there at save time and is gone now (its stamp lies under the directory) makes the directory
+/// newer than every artifact, as its deletion would on a laptop.
+/// `roots` maps source-root names to directories (`Workspace::source_roots`). Only for
+/// [`AlignMode::Restored`]: in a warm checkout cargo's own mtimes are right. Returns how many
+/// directories got a new mtime.
+pub fn align_directories(
+    stamps: &[SourceStamp],
+    roots: &[(String, std::path::PathBuf)],
+    referenced: &HashSet<(String, String)>,
+    mode: AlignMode,
+) -> usize {
+    let AlignMode::Restored { newest_artifact } = mode else {
+        return 0;
+    };
+    let mut touched = 0;
+    for (root, rel) in referenced {
+        let Some((_, root_dir)) = roots.iter().find(|(name, _)| name == root) else {
+            continue;
+        };
+        let dir = root_dir.join(rel);
+        if !dir.is_dir() {
+            continue;
+        }
+        touched += newest_of_entries(&dir);
+        let prefix = format!("{}/", rel.trim_end_matches('/'));
+        let lost = stamps.iter().any(|s| {
+            s.root == *root && s.path.starts_with(&prefix) && !root_dir.join(&s.path).exists()
+        });
+        if lost {
+            let now = FileTime::from_system_time(std::time::SystemTime::now());
+            let t = if now > newest_artifact {
+                now
+            } else {
+                FileTime {
+                    secs: newest_artifact.secs + 1,
+                    nanos: 0,
+                }
+            };
+            touched += usize::from(set_mtime(&dir, t).is_ok());
+        }
+    }
+    touched
+}
+
+/// Gives `dir` and every directory below it the newest mtime of its entries (subdirectories
+/// first, so their new mtimes count). An empty directory keeps its mtime. Returns how many
+/// directories changed.
+fn newest_of_entries(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut touched = 0;
+    let mut newest: Option<FileTime> = None;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            touched += newest_of_entries(&path);
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let t = strata_layer::mtime_of(&meta);
+        if newest.is_none_or(|n| t > n) {
+            newest = Some(t);
+        }
+    }
+    let Some(newest) = newest else {
+        return touched;
+    };
+    let current = std::fs::symlink_metadata(dir).map(|m| strata_layer::mtime_of(&m));
+    if current.is_ok_and(|c| c != newest) && set_mtime(dir, newest).is_ok() {
+        touched += 1;
+    }
+    touched
+}

@@ -10,7 +10,7 @@
 mod align;
 mod unit;
 
-pub use align::{AlignMode, AlignStats, align_sources};
+pub use align::{AlignMode, AlignStats, align_directories, align_sources};
 pub use unit::{RestoreStats, restore_layer};
 
 use std::path::PathBuf;
