@@ -11,6 +11,7 @@
 mod crates;
 mod deps;
 mod refs;
+mod remote;
 pub mod report;
 mod session;
 mod why;
@@ -73,6 +74,7 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         && let Some(pre) = pre
     {
         crates::after(&session, deps.as_ref(), pre, rep, &mut summary);
+        remote::push(&session, rep);
     }
     print_summary(rep, &summary);
     exit_code(status)

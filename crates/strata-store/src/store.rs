@@ -330,6 +330,66 @@ impl Store {
         })
     }
 
+    /// Store blob `id` from `zstd`, one zstd frame of its content as it comes from a remote.
+    /// The frame is decompressed and re-hashed first: bytes that do not hash to `id` are
+    /// `Corrupt` and never stored. The frame is kept as is (no recompression).
+    pub fn put_zstd_verified(&self, id: &ObjectId, zstd: &[u8]) -> Result<PutBlob, StoreError> {
+        let label = self.blob_path_as(id, BlobForm::Zstd);
+        let dec = zstd::stream::read::Decoder::new(zstd).map_err(io_at(&label))?;
+        let (actual, size) = hash_copy(dec, &mut io::sink(), &label, |e| {
+            StoreError::corrupt(&label, format!("downloaded blob does not decompress: {e}"))
+        })?;
+        if actual != *id {
+            return Err(StoreError::corrupt(
+                &label,
+                format!("downloaded blob hashes to {actual}, not to its name"),
+            ));
+        }
+        if self.has_blob(id) {
+            return Ok(PutBlob {
+                id: *id,
+                size,
+                stored_bytes: 0,
+                new: false,
+            });
+        }
+        let (tmp, mut out) = self.create_tmp()?;
+        out.file.write_all(zstd).map_err(io_at(&tmp.path))?;
+        self.finish_blob(tmp, out.file, id, BlobForm::Zstd)?;
+        Ok(PutBlob {
+            id: *id,
+            size,
+            stored_bytes: zstd.len() as u64,
+            new: true,
+        })
+    }
+
+    /// The blob as one zstd frame (read as stored, or compressed now for a raw blob), for
+    /// sending to a remote. Not verified here: the receiver re-hashes.
+    pub fn read_blob_zstd(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
+        let (form, blob) = self.locate_blob(id);
+        let mut input = open_blob(&blob, id)?;
+        let mut data = Vec::new();
+        input.read_to_end(&mut data).map_err(io_at(&blob))?;
+        match form {
+            BlobForm::Zstd => Ok(data),
+            // Raw blobs are incompressible: the fastest level is enough to make a frame.
+            BlobForm::Raw => zstd::bulk::compress(&data, 1).map_err(io_at(&blob)),
+        }
+    }
+
+    /// The manifest file as stored (zstd of its JSON), for sending to a remote.
+    pub fn read_manifest_raw(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
+        let path = self.manifest_path(id);
+        match fs::read(&path) {
+            Ok(d) => Ok(d),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::MissingManifest { id: *id })
+            }
+            Err(e) => Err(StoreError::io(&path, e)),
+        }
+    }
+
     /// Fsync the complete blob file and rename it into place. Skips the
     /// directory fsync: a lost rename only loses a cache entry, never
     /// exposes a torn one.
@@ -430,6 +490,40 @@ impl Store {
         let compressed = zstd::stream::encode_all(&json[..], level).map_err(io_at(&path))?;
         write_atomic(&self.root, &path, &compressed, true)?;
         Ok(id)
+    }
+
+    /// Store manifest `id` from its JSON bytes as they come from a remote: the bytes must hash
+    /// to `id`, parse, validate, and name only blobs already present ("manifests last"). Keeps
+    /// the exact bytes, so the id (which signatures cover) is the same in every store.
+    pub fn put_manifest_json(&self, id: &ObjectId, json: &[u8]) -> Result<Manifest, StoreError> {
+        let path = self.manifest_path(id);
+        let actual = ObjectId::of_bytes(json);
+        if actual != *id {
+            return Err(StoreError::corrupt(
+                &path,
+                format!("downloaded manifest hashes to {actual}, not to its name"),
+            ));
+        }
+        let m: Manifest = serde_json::from_slice(json)
+            .map_err(|e| StoreError::corrupt(&path, format!("bad manifest JSON: {e}")))?;
+        if m.format != MANIFEST_FORMAT {
+            return Err(StoreError::UnsupportedFormat {
+                path,
+                found: format!("manifest format {}", m.format),
+            });
+        }
+        m.validate()?;
+        for blob in m.blob_ids() {
+            if !self.has_blob(&blob) {
+                return Err(StoreError::MissingBlob { id: blob });
+            }
+        }
+        if !fs::metadata(&path).is_ok_and(|md| md.is_file() && md.len() > 0) {
+            let compressed =
+                zstd::stream::encode_all(json, DEFAULT_ZSTD_LEVEL).map_err(io_at(&path))?;
+            write_atomic(&self.root, &path, &compressed, true)?;
+        }
+        Ok(m)
     }
 
     pub fn get_manifest(&self, id: &ObjectId) -> Result<Manifest, StoreError> {
