@@ -53,13 +53,6 @@ pub fn push(s: &Session, rep: &Reporter) {
     if !remotes.can_push() {
         return;
     }
-    if remotes.signer().is_none() {
-        rep.warn(&format!(
-            "{}\n  not pushing to the remote cache",
-            strata_remote::RemoteError::NoSigningKey
-        ));
-        return;
-    }
     let Some(store) = shared_store(s, rep) else {
         return;
     };
@@ -78,6 +71,17 @@ pub fn push(s: &Session, rep: &Reporter) {
     let (mut blobs, mut bytes) = (0, 0);
     for name in names {
         let (t, errors) = remotes.push_ref(&store, &name);
+        // Without a key nothing can be pushed: say it once, only when there was something new.
+        if errors
+            .iter()
+            .any(|e| matches!(e, strata_remote::RemoteError::NoSigningKey))
+        {
+            rep.warn(&format!(
+                "{}\n  not pushing to the remote cache",
+                strata_remote::RemoteError::NoSigningKey
+            ));
+            return;
+        }
         warn_all(rep, errors, "the build is not affected; a later push completes the layer");
         blobs += t.blobs;
         bytes += t.bytes;

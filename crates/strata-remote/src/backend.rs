@@ -24,9 +24,15 @@ const RETRY_DELAY: Duration = Duration::from_millis(200);
 pub const FS_TMP_DIR: &str = ".strata-tmp";
 
 /// Make sure rustls has its crypto provider (ring; reqwest is built without one so that
-/// aws-lc is not compiled). Safe to call many times.
+/// aws-lc is not compiled) and opendal its HTTP transport. Safe to call many times.
 pub fn init_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opendal::HttpTransporter::install_default(
+            opendal_http_transport_reqwest::ReqwestTransport::default(),
+        );
+    });
 }
 
 /// An opendal operator for `spec`, with timeouts and retries. Not for `strata serve` URLs.

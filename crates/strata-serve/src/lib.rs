@@ -59,6 +59,7 @@ pub fn run(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
