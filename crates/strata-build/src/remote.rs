@@ -82,7 +82,11 @@ pub fn push(s: &Session, rep: &Reporter) {
             ));
             return;
         }
-        warn_all(rep, errors, "the build is not affected; a later push completes the layer");
+        warn_all(
+            rep,
+            errors,
+            "the build is not affected; a later push completes the layer",
+        );
         blobs += t.blobs;
         bytes += t.bytes;
     }

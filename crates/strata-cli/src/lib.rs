@@ -439,7 +439,9 @@ fn serve(a: &ServeArgs) -> ExitCode {
     };
     let res = strata_serve::run(cfg, |addr| {
         // On stdout, so scripts (and tests) can read the port that was picked.
-        println!("strata serve: listening on http://{addr} (objects in {backend_name}; pushes need a token, {reads})");
+        println!(
+            "strata serve: listening on http://{addr} (objects in {backend_name}; pushes need a token, {reads})"
+        );
         use std::io::Write;
         let _ = std::io::stdout().flush();
     });

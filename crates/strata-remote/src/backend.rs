@@ -72,7 +72,8 @@ pub fn operator(spec: &RemoteSpec) -> Result<Operator, RemoteError> {
             }
             if let Some(r) = region {
                 b = b.region(r);
-            } else if let Ok(r) = std::env::var("AWS_REGION").or(std::env::var("AWS_DEFAULT_REGION"))
+            } else if let Ok(r) =
+                std::env::var("AWS_REGION").or(std::env::var("AWS_DEFAULT_REGION"))
             {
                 b = b.region(&r);
             } else {

@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::RemoteError;
 use crate::sign::{PublicKey, SecretKey};
 use crate::spec::RemoteSpec;
-use crate::RemoteError;
 
 #[derive(Debug, Clone)]
 pub struct RemoteEntry {
@@ -238,11 +238,17 @@ mod tests {
         let e = Config::load_with(&|k| vars.get(k).cloned())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("config.toml") && e.contains("unknown scheme"), "{e}");
+        assert!(
+            e.contains("config.toml") && e.contains("unknown scheme"),
+            "{e}"
+        );
         std::fs::write(&cfg_path, "remotes = 1\n").unwrap();
         let e = Config::load_with(&|k| vars.get(k).cloned())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("config.toml") && e.contains("unknown field"), "{e}");
+        assert!(
+            e.contains("config.toml") && e.contains("unknown field"),
+            "{e}"
+        );
     }
 }

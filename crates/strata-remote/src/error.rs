@@ -52,7 +52,9 @@ pub enum RemoteError {
     },
     #[error("bad key `{input}`: {reason}")]
     BadKey { input: String, reason: String },
-    #[error("no signing key: layers are only pushed signed. Run `strata key generate`, or set STRATA_SIGNING_KEY / `signing_key` in the config")]
+    #[error(
+        "no signing key: layers are only pushed signed. Run `strata key generate`, or set STRATA_SIGNING_KEY / `signing_key` in the config"
+    )]
     NoSigningKey,
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -69,6 +71,9 @@ impl RemoteError {
     /// Whether the remote itself failed (down, slow, refusing), as opposed to data it served
     /// being rejected. A failed remote is skipped for the rest of the command.
     pub fn is_remote_failure(&self) -> bool {
-        matches!(self, RemoteError::Backend { .. } | RemoteError::Setup { .. })
+        matches!(
+            self,
+            RemoteError::Backend { .. } | RemoteError::Setup { .. }
+        )
     }
 }

@@ -237,7 +237,11 @@ impl Remotes {
             return Ok(Some((id, Transfer::default())));
         }
         // Trust first: nothing of an untrusted layer is downloaded.
-        let sigs = r.objects.get(&signature_key(&id)).await?.unwrap_or_default();
+        let sigs = r
+            .objects
+            .get(&signature_key(&id))
+            .await?
+            .unwrap_or_default();
         let untrusted = |detail: String| RemoteError::Untrusted {
             remote: r.spec.display.clone(),
             name: name.to_string(),
@@ -301,41 +305,42 @@ impl Remotes {
             skipped: m.blob_ids().len() - missing.len(),
             ..Transfer::default()
         };
-        let mut results = futures::stream::iter(missing.into_iter().map(|(blob, size)| {
-            let objects = r.objects.clone();
-            let store = Arc::clone(store);
-            let remote = r.spec.display.clone();
-            async move {
-                let data = objects
-                    .get(&blob_key(&blob))
-                    .await?
-                    .ok_or_else(|| RemoteError::Corrupt {
-                        remote: remote.clone(),
-                        what: format!("layer {id}"),
-                        reason: format!("blob {blob} is missing"),
+        let mut results =
+            futures::stream::iter(missing.into_iter().map(|(blob, size)| {
+                let objects = r.objects.clone();
+                let store = Arc::clone(store);
+                let remote = r.spec.display.clone();
+                async move {
+                    let data = objects.get(&blob_key(&blob)).await?.ok_or_else(|| {
+                        RemoteError::Corrupt {
+                            remote: remote.clone(),
+                            what: format!("layer {id}"),
+                            reason: format!("blob {blob} is missing"),
+                        }
                     })?;
-                // Decompressing and hashing is CPU work: off the async workers.
-                let put = tokio::task::spawn_blocking(move || store.put_zstd_verified(&blob, &data))
-                    .await
-                    .map_err(|e| RemoteError::Corrupt {
-                        remote: remote.clone(),
-                        what: format!("blob {blob}"),
-                        reason: e.to_string(),
-                    })?;
-                match put {
-                    Ok(_) => Ok(size),
-                    Err(strata_store::StoreError::Corrupt { reason, .. }) => {
-                        Err(RemoteError::Corrupt {
-                            remote,
-                            what: format!("blob {blob}"),
-                            reason,
-                        })
+                    // Decompressing and hashing is CPU work: off the async workers.
+                    let put =
+                        tokio::task::spawn_blocking(move || store.put_zstd_verified(&blob, &data))
+                            .await
+                            .map_err(|e| RemoteError::Corrupt {
+                                remote: remote.clone(),
+                                what: format!("blob {blob}"),
+                                reason: e.to_string(),
+                            })?;
+                    match put {
+                        Ok(_) => Ok(size),
+                        Err(strata_store::StoreError::Corrupt { reason, .. }) => {
+                            Err(RemoteError::Corrupt {
+                                remote,
+                                what: format!("blob {blob}"),
+                                reason,
+                            })
+                        }
+                        Err(e) => Err(RemoteError::Store(e)),
                     }
-                    Err(e) => Err(RemoteError::Store(e)),
                 }
-            }
-        }))
-        .buffer_unordered(CONCURRENCY);
+            }))
+            .buffer_unordered(CONCURRENCY);
         let mut first_err = None;
         while let Some(res) = results.next().await {
             match res {
@@ -452,14 +457,20 @@ impl Remotes {
                 return Err(e);
             }
             r.objects
-                .put(&signature_key(id), format!("{}\n", signer.sign(id)).into_bytes())
+                .put(
+                    &signature_key(id),
+                    format!("{}\n", signer.sign(id)).into_bytes(),
+                )
                 .await?;
             r.objects
                 .put(&manifest_key(id), store.read_manifest_raw(id)?)
                 .await?;
         } else if !r.objects.exists(&signature_key(id)).await? {
             r.objects
-                .put(&signature_key(id), format!("{}\n", signer.sign(id)).into_bytes())
+                .put(
+                    &signature_key(id),
+                    format!("{}\n", signer.sign(id)).into_bytes(),
+                )
                 .await?;
         }
         r.objects.put(&rkey, format!("{id}\n").into_bytes()).await?;

@@ -98,12 +98,7 @@ impl RemoteSpec {
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        let get = |k: &str| {
-            query
-                .iter()
-                .find(|(q, _)| q == k)
-                .map(|(_, v)| v.clone())
-        };
+        let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
         let allowed = |keys: &[&str]| -> Result<(), RemoteError> {
             for (k, _) in &query {
                 if !keys.contains(&k.as_str()) {
@@ -162,7 +157,10 @@ impl RemoteSpec {
                     0
                 } else {
                     path.parse::<i64>().map_err(|_| {
-                        bad(input, format!("the path must be a database number, not `{path}`"))
+                        bad(
+                            input,
+                            format!("the path must be a database number, not `{path}`"),
+                        )
                     })?
                 };
                 Backend::Redis {
@@ -248,7 +246,9 @@ mod tests {
             }
         );
         assert_eq!(
-            RemoteSpec::parse("http://127.0.0.1:8080/team/").unwrap().backend,
+            RemoteSpec::parse("http://127.0.0.1:8080/team/")
+                .unwrap()
+                .backend,
             Backend::Serve {
                 base: "http://127.0.0.1:8080/team".into()
             }

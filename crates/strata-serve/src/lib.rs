@@ -93,10 +93,7 @@ pub fn run(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
 fn router(state: Arc<AppState>, max_body: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
-        .route(
-            "/{*key}",
-            get(get_object).head(head_object).put(put_object),
-        )
+        .route("/{*key}", get(get_object).head(head_object).put(put_object))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
@@ -163,7 +160,11 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Constant-time comparison: a token must not leak through response timing.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 fn can_read(s: &AppState, headers: &HeaderMap) -> bool {
