@@ -586,3 +586,59 @@ fn killing_the_server_mid_push_and_mid_pull_never_fails_a_build() {
     let r = c.run(&cc, &["build"]).ok();
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
 }
+
+fn ripgrep_tarball() -> PathBuf {
+    let path = std::env::var_os("STRATA_WORKLOADS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/workloads"))
+        .join("ripgrep-14.1.1-workspace.tar.gz");
+    assert!(
+        path.is_file(),
+        "{} is missing: the ripgrep workload must sit in ../shared/workloads (or set STRATA_WORKLOADS)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh "clone" of the ripgrep workspace at `dest` (new mtimes, no target dir).
+fn extract_ripgrep(dest: &Path) {
+    std::fs::create_dir_all(dest).unwrap();
+    let ok = Command::new("tar")
+        .arg("xzf")
+        .arg(ripgrep_tarball())
+        .args(["--strip-components=1", "-m", "-C"])
+        .arg(dest)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "tar failed");
+}
+
+/// The real project, over `strata serve`: A builds --release and pushes; B, with an empty
+/// store, another path and another CARGO_HOME, pulls and cargo compiles nothing.
+#[test]
+fn ripgrep_over_strata_serve_b_compiles_nothing() {
+    let w = World::new();
+    let (_serve, url) = start_serve(&w.path("served"), 0);
+    let token = vec![("STRATA_REMOTE_TOKEN".to_string(), SERVE_TOKEN.to_string())];
+    let mut a = Machine::new(&w, "a", &url, &token);
+    let public = a.keygen("team-a");
+    let ca = w.path("a-checkout/ripgrep");
+    extract_ripgrep(&ca);
+    let r = a.run(&ca, &["build", "--release"]).ok();
+    assert!(r.stderr.contains("Pushed"), "{}", r.stderr);
+
+    let mut b = Machine::new(&w, "b", &url, &token);
+    b.set("STRATA_TRUSTED_KEYS", &public);
+    let cb = w.path("b/elsewhere/ripgrep");
+    extract_ripgrep(&cb);
+    let r = b.run(&cb, &["build", "--release"]).ok();
+    assert!(r.stderr.contains("Pulled deps/"), "{}", r.stderr);
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    let out = Command::new(cb.join("target/release/rg"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ripgrep 14.1.1"));
+    b.verify_store();
+}
