@@ -182,14 +182,21 @@ fn start_garage(w: &World) -> (Server, String, Vec<(String, String)>) {
 }
 
 const SERVE_TOKEN: &str = "push-token-for-tests";
+const READ_TOKEN: &str = "read-token-for-tests";
 
 /// `strata serve --dir <dir>` on `port` (0: any); returns the server and its base URL.
 fn start_serve(dir: &Path, port: u16) -> (Server, String) {
+    start_serve_with(dir, port, &[])
+}
+
+fn start_serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["serve", "--dir"])
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .env("STRATA_SERVE_TOKEN", SERVE_TOKEN)
+        .env("STRATA_READ_TOKEN", READ_TOKEN)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -408,6 +415,23 @@ fn serve_refuses_a_push_without_the_token() {
     assert_eq!(http(&url, "GET", "nix/nix-cache-info", None, b""), 200);
     assert_eq!(http(&url, "HEAD", "nix/nix-cache-info", None, b""), 200);
 
+    // Reads behind a token, and a body limit.
+    let (_closed, url2) = start_serve_with(
+        &w.path("served-closed"),
+        0,
+        &["--read-token-env", "STRATA_READ_TOKEN", "--max-body", "1K"],
+    );
+    assert_eq!(http(&url2, "PUT", "a/b", Some(SERVE_TOKEN), b"x"), 201);
+    assert_eq!(http(&url2, "GET", "a/b", None, b""), 401);
+    assert_eq!(http(&url2, "GET", "a/b", Some("wrong"), b""), 401);
+    assert_eq!(http(&url2, "GET", "a/b", Some(READ_TOKEN), b""), 200);
+    assert_eq!(http(&url2, "PUT", "a/c", Some(READ_TOKEN), b"x"), 401);
+    assert_eq!(
+        http(&url2, "PUT", "a/big", Some(SERVE_TOKEN), &[0u8; 4096]),
+        413
+    );
+    assert_eq!(http(&url2, "GET", "health", None, b""), 200);
+
     // A build pushing without the token: one warning, the build succeeds, nothing is stored.
     let w2 = World::new();
     let mut a = Machine::new(&w2, "a", &url, &[]);
@@ -424,6 +448,62 @@ fn serve_refuses_a_push_without_the_token() {
     assert_eq!(run_fx(&ca, "debug"), EXPECTED);
     assert!(!served.join("refs").exists(), "nothing was pushed");
     assert!(!served.join("blobs").exists(), "nothing was pushed");
+}
+
+/// `strata serve` in front of another backend (Redis here): objects go through to it.
+#[test]
+fn serve_backed_by_redis() {
+    let w = World::new();
+    let (_redis, redis_url) = start_redis(&w);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["serve", "--backend", &redis_url, "--listen", "127.0.0.1:0"])
+        .env("STRATA_SERVE_TOKEN", SERVE_TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 512];
+    let n = out.read(&mut buf).unwrap();
+    let _server = Server {
+        child,
+        what: "strata serve".into(),
+    };
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert_eq!(
+        http(
+            &url,
+            "PUT",
+            "nix/x.narinfo",
+            Some(SERVE_TOKEN),
+            b"StorePath: /nix/store/x"
+        ),
+        201
+    );
+    assert_eq!(http(&url, "GET", "nix/x.narinfo", None, b""), 200);
+    assert_eq!(http(&url, "GET", "nix/y.narinfo", None, b""), 404);
+    // Written to Redis under the remote's prefix, readable by a strata client of Redis itself.
+    let mut a = Machine::new(&w, "a", &redis_url, &[]);
+    a.keygen("team-a");
+    let ca = w.checkout("a");
+    a.run(&ca, &["build"]).ok();
+    let refs = a.run(&ca, &["store", "refs"]).ok();
+    let deps_ref = refs
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("deps/"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        http(&url, "GET", &format!("refs/{deps_ref}"), None, b""),
+        200
+    );
 }
 
 #[test]
@@ -552,6 +632,9 @@ fn killing_the_server_mid_push_and_mid_pull_never_fails_a_build() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("warning: strata").count(), 1, "{stderr}");
+    assert!(!served.join("refs/deps").exists(), "the push was cut short");
     assert_eq!(run_fx(&ca, "debug"), EXPECTED);
     a.verify_store();
 
@@ -575,6 +658,8 @@ fn killing_the_server_mid_push_and_mid_pull_never_fails_a_build() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("warning: strata").count(), 1, "{stderr}");
     assert_eq!(run_fx(&cb, "debug"), EXPECTED);
     b.verify_store();
 

@@ -204,7 +204,7 @@ impl Objects {
                         .bytes()
                         .await
                         .map(|b| Some(b.to_vec()))
-                        .map_err(|e| self.err("get", key, e)),
+                        .map_err(|e| self.err("get", key, with_sources(&e))),
                     s => Err(self.err("get", key, status_reason(s))),
                 }
             }
@@ -278,12 +278,27 @@ impl Objects {
                 Err(e) => e.is_connect() || e.is_timeout() || e.is_request(),
             };
             if !retry || attempt >= RETRIES {
-                return res.map_err(|e| self.err(op, key, e));
+                return res.map_err(|e| self.err(op, key, with_sources(&e)));
             }
             attempt += 1;
             tokio::time::sleep(RETRY_DELAY * (1 << attempt)).await;
         }
     }
+}
+
+/// An error with its causes ("error sending request: … : connection refused").
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cur = c.source();
+    }
+    s
 }
 
 fn status_reason(s: reqwest::StatusCode) -> String {

@@ -917,6 +917,67 @@ mod tests {
     use super::*;
 
     #[test]
+    fn downloaded_objects_are_verified_before_they_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Store::open(dir.path().join("a")).unwrap();
+        let dst = Store::open(dir.path().join("b")).unwrap();
+        let content = b"some compiled bytes".repeat(100);
+        let put = src.put_bytes(&content).unwrap();
+        let frame = src.read_blob_zstd(&put.id).unwrap();
+        // A frame of other content under this name is refused and not stored.
+        let evil = zstd::bulk::compress(b"evil", 1).unwrap();
+        let e = dst.put_zstd_verified(&put.id, &evil).unwrap_err();
+        assert!(e.to_string().contains("hashes to"), "{e}");
+        assert!(!dst.has_blob(&put.id));
+        assert!(dst.put_zstd_verified(&put.id, b"not zstd").is_err());
+        assert!(!dst.has_blob(&put.id));
+        dst.put_zstd_verified(&put.id, &frame).unwrap();
+        assert_eq!(dst.read_blob(&put.id).unwrap(), content);
+
+        // Raw blobs travel as zstd frames too.
+        let raw = Store::open(dir.path().join("raw"))
+            .unwrap()
+            .with_compression_level(0);
+        let p = raw.put_bytes(b"raw content").unwrap();
+        let f = raw.read_blob_zstd(&p.id).unwrap();
+        dst.put_zstd_verified(&p.id, &f).unwrap();
+        assert_eq!(dst.read_blob(&p.id).unwrap(), b"raw content");
+
+        // Manifests: the exact bytes, named by their hash, only once their blobs are there.
+        let m = Manifest {
+            format: MANIFEST_FORMAT,
+            kind: "crates".into(),
+            key: "k".into(),
+            parent: None,
+            created_unix_secs: 1,
+            entries: vec![crate::Entry {
+                path: "release/x".into(),
+                mtime: crate::FileTime { secs: 1, nanos: 0 },
+                kind: crate::EntryKind::File {
+                    blob: put.id,
+                    size: content.len() as u64,
+                    executable: false,
+                },
+            }],
+            sources: vec![],
+            meta: Default::default(),
+        };
+        let id = src.put_manifest(&m).unwrap();
+        let packed = src.read_manifest_raw(&id).unwrap();
+        let json = zstd::decode_all(&packed[..]).unwrap();
+        let third = Store::open(dir.path().join("c")).unwrap();
+        assert!(matches!(
+            third.put_manifest_json(&id, &json),
+            Err(StoreError::MissingBlob { .. })
+        ));
+        let mut altered = json.clone();
+        altered.push(b' ');
+        assert!(dst.put_manifest_json(&id, &altered).is_err());
+        assert_eq!(dst.put_manifest_json(&id, &json).unwrap(), m);
+        assert_eq!(dst.get_manifest(&id).unwrap(), m);
+    }
+
+    #[test]
     fn default_root_precedence() {
         let env = |vars: &'static [(&'static str, &'static str)]| {
             move |name: &str| {
