@@ -589,6 +589,37 @@ fn a_remote_that_is_down_is_one_warning() {
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);
 }
 
+/// A server that accepts connections and never answers: one warning after a bounded wait.
+#[test]
+fn a_remote_that_hangs_is_one_warning() {
+    let w = World::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds every connection until the test ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let mut a = Machine::new(&w, "a", &format!("http://127.0.0.1:{port}"), &[]);
+    a.keygen("team-a");
+    let ca = w.checkout("a");
+    let r = a.run(&ca, &["build"]).ok();
+    assert_eq!(
+        r.stderr.matches("warning: strata").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("timed out") || r.stderr.contains("timeout"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(run_fx(&ca, "debug"), EXPECTED);
+}
+
 fn count_files(dir: &Path) -> usize {
     walkdir::WalkDir::new(dir)
         .into_iter()

@@ -15,8 +15,10 @@ use crate::spec::{Backend, RemoteSpec};
 
 /// Bounded waits: a slow remote costs seconds, never a stuck build.
 const OP_TIMEOUT: Duration = Duration::from_secs(60);
-const IO_TIMEOUT: Duration = Duration::from_secs(15);
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Whole-request bound for `strata serve` transfers (large blobs on a slow link).
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
 const RETRIES: usize = 2;
 const RETRY_DELAY: Duration = Duration::from_millis(200);
 /// Where the fs backend writes before renaming, so a killed writer never leaves a torn object
@@ -159,7 +161,8 @@ impl Objects {
                 init_tls();
                 let client = reqwest::Client::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
-                    .timeout(OP_TIMEOUT)
+                    .read_timeout(IO_TIMEOUT)
+                    .timeout(TRANSFER_TIMEOUT)
                     .build()
                     .map_err(|e| RemoteError::Setup {
                         remote: spec.display.clone(),
@@ -273,9 +276,11 @@ impl Objects {
                 req = req.body(b.clone());
             }
             let res = req.send().await;
+            // A server that hangs is not asked again (one timeout is enough to give up on it);
+            // refused connections and 5xx answers may be passing.
             let retry = match &res {
                 Ok(r) => r.status().is_server_error(),
-                Err(e) => e.is_connect() || e.is_timeout() || e.is_request(),
+                Err(e) => e.is_connect() && !e.is_timeout(),
             };
             if !retry || attempt >= RETRIES {
                 return res.map_err(|e| self.err(op, key, with_sources(&e)));
