@@ -74,7 +74,7 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         && let Some(pre) = pre
     {
         crates::after(&session, deps.as_ref(), pre, rep, &mut summary);
-        remote::push(&session, rep);
+        remote::push(&session, rep, summary.saved_layers > 0);
     }
     print_summary(rep, &summary);
     exit_code(status)

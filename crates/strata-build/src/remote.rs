@@ -48,9 +48,21 @@ pub fn pull(s: &Session, name: &str, rep: &Reporter) -> Option<ObjectId> {
 
 /// Push the layers this session used or saved: the dependency layer and the crate layer,
 /// under their exact keys and as the project's latest.
-pub fn push(s: &Session, rep: &Reporter) {
+///
+/// Without a signing key nothing is pushed; that is worth a warning only when this build saved a
+/// new layer (a machine that only pulls has no key, by design).
+pub fn push(s: &Session, rep: &Reporter, saved_new: bool) {
     let Some(remotes) = &s.remotes else { return };
     if !remotes.can_push() {
+        return;
+    }
+    if remotes.signer().is_none() {
+        if saved_new {
+            rep.warn(&format!(
+                "{}\n  not pushing the new layers to the remote cache",
+                strata_remote::RemoteError::NoSigningKey
+            ));
+        }
         return;
     }
     let Some(store) = shared_store(s, rep) else {
@@ -71,17 +83,6 @@ pub fn push(s: &Session, rep: &Reporter) {
     let (mut blobs, mut bytes) = (0, 0);
     for name in names {
         let (t, errors) = remotes.push_ref(&store, &name);
-        // Without a key nothing can be pushed: say it once, only when there was something new.
-        if errors
-            .iter()
-            .any(|e| matches!(e, strata_remote::RemoteError::NoSigningKey))
-        {
-            rep.warn(&format!(
-                "{}\n  not pushing to the remote cache",
-                strata_remote::RemoteError::NoSigningKey
-            ));
-            return;
-        }
         warn_all(
             rep,
             errors,

@@ -346,6 +346,37 @@ fn directory_remote_b_compiles_nothing() {
     a_pushes_b_compiles_nothing(&w, &remote, &[]);
 }
 
+/// Several remotes are read in order: a layer missing from the first comes from the second. A
+/// machine without a signing key that saves nothing new pushes nothing and says nothing.
+#[test]
+fn remotes_are_read_in_order() {
+    let w = World::new();
+    let first = format!("file://{}", w.path("first").display());
+    let second = format!("file://{}", w.path("second").display());
+    let mut a = Machine::new(&w, "a", &second, &[]);
+    let public = a.keygen("team-a");
+    let ca = w.checkout("a");
+    a.run(&ca, &["build"]).ok();
+    let mut b = Machine::new(&w, "b", &format!("{first}, {second}"), &[]);
+    b.set("STRATA_TRUSTED_KEYS", &public);
+    let cb = w.checkout("b");
+    let r = b.run(&cb, &["build"]).ok();
+    assert!(r.stderr.contains("Pulled deps/"), "{}", r.stderr);
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    assert!(!w.path("first").join("refs").exists());
+    // An edit makes B save a new layer: without a key, one warning, and the build succeeds.
+    append(&cb.join("app/src/main.rs"), "\n// edited\n");
+    let r = b.run(&cb, &["build"]).ok();
+    assert_eq!(
+        r.stderr.matches("warning: strata").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("no signing key"), "{}", r.stderr);
+}
+
 #[test]
 fn redis_remote_b_compiles_nothing() {
     let w = World::new();
