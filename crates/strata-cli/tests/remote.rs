@@ -1,5 +1,5 @@
-//! The remote cache end to end: real servers (Garage for S3, Debian's redis-server, `strata
-//! serve`) started on 127.0.0.1 by each test and stopped at its end. Machines A and B have
+//! The remote cache end to end: real servers (Garage for S3, Debian's redis-server, rclone's
+//! WebDAV server, `strata serve`) started on 127.0.0.1 by each test and stopped at its end. Machines A and B have
 //! their own store, checkout path and CARGO_HOME: A builds and pushes, B pulls and cargo
 //! compiles nothing.
 
@@ -375,6 +375,31 @@ fn remotes_are_read_in_order() {
         r.stderr
     );
     assert!(r.stderr.contains("no signing key"), "{}", r.stderr);
+}
+
+#[test]
+fn webdav_remote_b_compiles_nothing() {
+    let w = World::new();
+    let bin = require("rclone");
+    let port = free_port();
+    let dir = w.path("dav");
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = Command::new(bin)
+        .args(["serve", "webdav"])
+        .arg(&dir)
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .env("RCLONE_CONFIG", w.path("rclone.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rclone serve webdav");
+    let mut dav = Server {
+        child,
+        what: "rclone serve webdav".into(),
+    };
+    wait_for_port(port, &mut dav);
+    a_pushes_b_compiles_nothing(&w, &format!("webdav+http://127.0.0.1:{port}/team"), &[]);
+    assert!(dir.join("team/refs/deps").is_dir());
 }
 
 #[test]
