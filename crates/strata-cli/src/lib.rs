@@ -90,6 +90,16 @@ enum Command {
     Key(KeyCommand),
     /// Serve a remote cache over HTTP (for teams without object storage)
     Serve(ServeArgs),
+    /// The configured remote caches
+    #[command(subcommand)]
+    Remote(RemoteCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum RemoteCommand {
+    /// List the remotes, the signing key and the trusted keys, and check that every remote
+    /// answers; exits non-zero when one does not
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -237,6 +247,7 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Store(s) => return store(&cli, s),
         Command::Key(k) => return key(k),
         Command::Serve(a) => return serve(a),
+        Command::Remote(RemoteCommand::Check) => return remote_check(),
     };
     let cmd = cargo_command(&cli, sub, &cargo_args.args);
     let rep = Reporter::new(cmd.verbosity());
@@ -298,6 +309,51 @@ fn remotes(
             rep.warn(&format!("{e}\n  building with the local store only"));
             Ok(None)
         }
+    }
+}
+
+fn remote_check() -> ExitCode {
+    let cfg = match strata_remote::Config::load() {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match &cfg.signing_key {
+        Some(k) => println!(
+            "signing key: {} ({}), pushes are signed",
+            k.public().to_text(),
+            cfg.signing_key_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
+        None => println!("signing key: none, nothing is pushed (`strata key generate` makes one)"),
+    }
+    for k in &cfg.trusted {
+        println!("trusted key: {}", k.to_text());
+    }
+    if cfg.remotes.is_empty() {
+        println!("no remotes configured (STRATA_REMOTE or [[remote]] in the config file)");
+        return ExitCode::SUCCESS;
+    }
+    let remotes = match strata_remote::Remotes::new(&cfg, false) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut ok = true;
+    for (r, res) in remotes.check() {
+        let mode = if r.push { "pull+push" } else { "pull" };
+        match res {
+            Ok(()) => println!("ok    {} ({mode})", r.spec),
+            Err(e) => {
+                ok = false;
+                println!("error {} ({mode}): {e}", r.spec);
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        fail("a remote does not answer (listed above); builds go on without it")
     }
 }
 

@@ -422,6 +422,10 @@ fn serve_remote_b_compiles_nothing() {
     let (_serve, url) = start_serve(&w.path("served"), 0);
     let token = vec![("STRATA_REMOTE_TOKEN".to_string(), SERVE_TOKEN.to_string())];
     a_pushes_b_compiles_nothing(&w, &url, &token);
+    let r = Machine::new(&w, "c", &url, &token)
+        .run(w.dir.path(), &["remote", "check"])
+        .ok();
+    assert!(r.stdout.contains("ok    http://"), "{}", r.stdout);
 }
 
 /// Raw HTTP, so that the test sees exactly what the server answers.
@@ -640,6 +644,20 @@ fn a_remote_that_is_down_is_one_warning() {
         r.stderr
     );
     assert_eq!(run_fx(&ca, "debug"), EXPECTED);
+    // `strata remote check` names the remote that does not answer.
+    let r = a.run(&ca, &["remote", "check"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stdout.contains("error http://127.0.0.1:"), "{}", r.stdout);
+    assert!(r.stdout.contains("signing key: team-a:"), "{}", r.stdout);
+    let good = Machine::new(
+        &w,
+        "good",
+        &format!("file://{}", w.path("d").display()),
+        &[],
+    );
+    let r = good.run(&ca, &["remote", "check"]).ok();
+    assert!(r.stdout.contains("ok    file://"), "{}", r.stdout);
+    assert!(r.stdout.contains("signing key: none"), "{}", r.stdout);
     // --no-remote: not even a warning.
     let r = a.run(&ca, &["build", "--no-remote"]).ok();
     assert!(!r.stderr.contains("warning"), "{}", r.stderr);

@@ -512,6 +512,25 @@ impl Remotes {
         (None, errors)
     }
 
+    /// Ask every remote for one object that does not exist: `Ok` if it answered (with "not
+    /// found"), the error otherwise. One entry per remote, in order.
+    pub fn check(&self) -> Vec<(&Remote, Result<(), RemoteError>)> {
+        self.remotes
+            .iter()
+            .map(|r| {
+                let res = self
+                    .rt
+                    .block_on(r.objects.get("refs/strata-check-probe"))
+                    .map(|_| ());
+                (r, res)
+            })
+            .collect()
+    }
+
+    pub fn trusted(&self) -> &[PublicKey] {
+        &self.trusted
+    }
+
     fn bar(&self, total: u64, label: &str) -> indicatif::ProgressBar {
         if !self.progress || total == 0 {
             return indicatif::ProgressBar::hidden();
