@@ -53,7 +53,7 @@ pub fn ensure(
 pub fn lookup(s: &Session, name: &str, rep: &Reporter) -> Option<(ObjectId, Manifest)> {
     let id = match s.store.get_ref(name) {
         Ok(Some(id)) => id,
-        Ok(None) => return None,
+        Ok(None) => crate::remote::pull(s, name, rep)?,
         Err(e) => {
             rep.warn(&format!("{e}; treating the layer as missing"));
             return None;

@@ -12,6 +12,7 @@ mod crates;
 mod deps;
 pub mod dev;
 mod refs;
+mod remote;
 pub mod report;
 mod session;
 mod why;
@@ -77,6 +78,7 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         if dev::wanted(cmd) {
             dev::save(&session, rep, &mut summary);
         }
+        remote::push(&session, rep, summary.saved_layers > 0);
     }
     print_summary(rep, &summary);
     exit_code(status)

@@ -38,6 +38,8 @@ pub struct Options {
     pub coverage: Coverage,
     pub restore: bool,
     pub save: bool,
+    /// Remote caches: pulled on a local miss, pushed after a save (`None`: local store only).
+    pub remotes: Option<std::sync::Arc<strata_remote::Remotes>>,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             coverage: Coverage::All,
             restore: true,
             save: true,
+            remotes: None,
         }
     }
 }
@@ -80,6 +83,7 @@ pub struct Session {
     /// Profile dirs this command builds into: `release` and `*/release` (any target triple).
     pub profiles: Vec<String>,
     pub command: CargoCommand,
+    pub remotes: Option<std::sync::Arc<strata_remote::Remotes>>,
 }
 
 impl Session {
@@ -166,6 +170,7 @@ impl Session {
             project,
             profiles,
             command: cmd.clone(),
+            remotes: opts.remotes.clone().filter(|r| !r.is_empty()),
         })
     }
 

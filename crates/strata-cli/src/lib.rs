@@ -48,6 +48,9 @@ struct CacheArgs {
     /// (build and test only; a cold build is cheaper, check/clippy compile dependencies again)
     #[arg(long, value_name = "build|all", default_value = "all")]
     deps_for: String,
+    /// Use only the local store: no pull from, no push to the remote caches
+    #[arg(long)]
+    no_remote: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -109,6 +112,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         metadata_args: Vec<String>,
     },
+    /// Signing keys for the remote cache
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Serve a remote cache over HTTP (for teams without object storage)
+    Serve(ServeArgs),
+    /// The configured remote caches
+    #[command(subcommand)]
+    Remote(RemoteCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -132,6 +143,56 @@ enum NixCommand {
         #[arg(long, default_value = "x86_64-linux")]
         system: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum RemoteCommand {
+    /// List the remotes, the signing key and the trusted keys, and check that every remote
+    /// answers; exits non-zero when one does not
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Make an ed25519 key pair: the secret key signs pushed layers, the public key goes into
+    /// `trusted_keys` of every machine that pulls
+    Generate {
+        /// Key name, part of every signature (e.g. `team-ci-1`)
+        #[arg(long, default_value = "strata-1")]
+        name: String,
+        /// Secret key file [default: $XDG_CONFIG_HOME/strata/signing.key]; the public key is
+        /// written next to it with `.pub` appended
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Replace an existing key file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the public key of a secret key file [default: the configured signing key]
+    Public { path: Option<PathBuf> },
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("where").required(true).args(["dir", "backend"])))]
+struct ServeArgs {
+    /// Keep objects in this directory
+    #[arg(long = "dir", value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Keep objects in this backend (s3://…, redis://…, webdav+http(s)://…, file://…)
+    #[arg(long, value_name = "URL")]
+    backend: Option<String>,
+    /// Address to listen on (port 0 picks a free port; the address is printed)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7878")]
+    listen: std::net::SocketAddr,
+    /// Environment variable holding the token that pushes need
+    #[arg(long, value_name = "VAR", default_value = "STRATA_SERVE_TOKEN")]
+    token_env: String,
+    /// Environment variable holding a token that reads need (reads are open without it)
+    #[arg(long, value_name = "VAR")]
+    read_token_env: Option<String>,
+    /// Largest accepted request body
+    #[arg(long, value_name = "SIZE", default_value = "1G")]
+    max_body: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +223,7 @@ const OWN_FLAGS: &[(&str, bool)] = &[
     ("--no-save", false),
     ("--deps-for", true),
     ("--store", true),
+    ("--no-remote", false),
 ];
 
 /// Rewrite `strata [globals] <cmd> <args…>` so that strata's own flags may stand anywhere before
@@ -239,13 +301,22 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Nix(n) => return nix_command(n),
         Command::Deps(a) => return deps_only(&cli, a),
         Command::Skeleton { out, metadata_args } => return skeleton(out, metadata_args),
+        Command::Key(k) => return key(k),
+        Command::Serve(a) => return serve(a),
+        Command::Remote(RemoteCommand::Check) => return remote_check(),
     };
     let cmd = cargo_command(&cli, sub, &cargo_args.args);
     let rep = Reporter::new(cmd.verbosity());
-    let opts = match options(&cli, &cargo_args.cache) {
+    let mut opts = match options(&cli, &cargo_args.cache) {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };
+    if !cargo_args.cache.no_remote {
+        match remotes(&rep, cmd.verbosity() != strata_cargo::Verbosity::Quiet) {
+            Ok(r) => opts.remotes = r,
+            Err(e) => return fail(&e),
+        }
+    }
     let code = strata_build::run(&cmd, &opts, &rep);
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -273,7 +344,223 @@ fn options(cli: &Cli, cache: &CacheArgs) -> Result<Options, String> {
         coverage,
         restore: !cache.no_restore,
         save: !cache.no_save,
+        remotes: None,
     })
+}
+
+/// The configured remotes. A bad configuration is an error (bad input); a remote that cannot
+/// be set up is one warning and the build goes on with the local store.
+fn remotes(
+    rep: &Reporter,
+    progress: bool,
+) -> Result<Option<std::sync::Arc<strata_remote::Remotes>>, String> {
+    let cfg = strata_remote::Config::load().map_err(|e| e.to_string())?;
+    if cfg.remotes.is_empty() {
+        return Ok(None);
+    }
+    let progress = progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    match strata_remote::Remotes::new(&cfg, progress) {
+        Ok(r) => Ok(Some(std::sync::Arc::new(r))),
+        Err(e) => {
+            rep.warn(&format!("{e}\n  building with the local store only"));
+            Ok(None)
+        }
+    }
+}
+
+fn remote_check() -> ExitCode {
+    let cfg = match strata_remote::Config::load() {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match &cfg.signing_key {
+        Some(k) => println!(
+            "signing key: {} ({}), pushes are signed",
+            k.public().to_text(),
+            cfg.signing_key_path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
+        None => println!("signing key: none, nothing is pushed (`strata key generate` makes one)"),
+    }
+    for k in &cfg.trusted {
+        println!("trusted key: {}", k.to_text());
+    }
+    if cfg.remotes.is_empty() {
+        println!("no remotes configured (STRATA_REMOTE or [[remote]] in the config file)");
+        return ExitCode::SUCCESS;
+    }
+    let remotes = match strata_remote::Remotes::new(&cfg, false) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut ok = true;
+    for (r, res) in remotes.check() {
+        let mode = if r.push { "pull+push" } else { "pull" };
+        match res {
+            Ok(()) => println!("ok    {} ({mode})", r.spec),
+            Err(e) => {
+                ok = false;
+                println!("error {} ({mode}): {e}", r.spec);
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        fail("a remote does not answer (listed above); builds go on without it")
+    }
+}
+
+fn env_lookup(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+fn key(cmd: &KeyCommand) -> ExitCode {
+    match cmd {
+        KeyCommand::Generate { name, out, force } => {
+            let Some(path) = out
+                .clone()
+                .or_else(|| strata_remote::config::default_signing_key_path(&env_lookup))
+            else {
+                return fail("no --out given and no HOME or XDG_CONFIG_HOME to put the key in");
+            };
+            let mut pub_path = path.clone().into_os_string();
+            pub_path.push(".pub");
+            let pub_path = PathBuf::from(pub_path);
+            if !force && (path.exists() || pub_path.exists()) {
+                return fail(&format!(
+                    "{} already exists; pass --force to replace it (layers signed with the old key stop verifying where only it is trusted)",
+                    path.display()
+                ));
+            }
+            let key = match strata_remote::sign::SecretKey::generate(name) {
+                Ok(k) => k,
+                Err(e) => return fail(&e.to_string()),
+            };
+            if let Err(e) = write_secret(&path, &key.to_text()) {
+                return fail(&format!("cannot write {}: {e}", path.display()));
+            }
+            let public = key.public().to_text();
+            if let Err(e) = std::fs::write(&pub_path, format!("{public}\n")) {
+                return fail(&format!("cannot write {}: {e}", pub_path.display()));
+            }
+            eprintln!(
+                "secret key: {} (keep it private; it signs what this machine pushes)\npublic key: {} (add it to `trusted_keys` where layers are pulled)",
+                path.display(),
+                pub_path.display()
+            );
+            println!("{public}");
+            ExitCode::SUCCESS
+        }
+        KeyCommand::Public { path } => {
+            let path = match path.clone().or_else(|| {
+                env_lookup("STRATA_SIGNING_KEY")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .or_else(|| strata_remote::config::default_signing_key_path(&env_lookup))
+            }) {
+                Some(p) => p,
+                None => return fail("no key file given"),
+            };
+            match strata_remote::config::read_secret_key(&path) {
+                Ok(k) => {
+                    println!("{}", k.public().to_text());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+    }
+}
+
+/// Write a secret key readable by its owner only, never half-written.
+fn write_secret(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    tmp.write_all(format!("{text}\n").as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn serve(a: &ServeArgs) -> ExitCode {
+    let backend = match (&a.dir, &a.backend) {
+        (Some(dir), _) => {
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                return fail(&format!("cannot create {}: {e}", dir.display()));
+            }
+            strata_remote::RemoteSpec {
+                display: dir.display().to_string(),
+                backend: strata_remote::Backend::Fs { dir },
+            }
+        }
+        (None, Some(url)) => match strata_remote::RemoteSpec::parse(url) {
+            Ok(spec) if matches!(spec.backend, strata_remote::Backend::Serve { .. }) => {
+                return fail(&format!(
+                    "--backend {url}: an http(s) URL is another strata serve; use webdav+http(s):// for a WebDAV server"
+                ));
+            }
+            Ok(spec) => spec,
+            Err(e) => return fail(&e.to_string()),
+        },
+        (None, None) => return fail("give --dir DIR or --backend URL"),
+    };
+    let Some(write_token) = env_lookup(&a.token_env).filter(|t| !t.is_empty()) else {
+        return fail(&format!(
+            "set the push token in ${} (or name another variable with --token-env): pushes always need a token",
+            a.token_env
+        ));
+    };
+    let read_token = match &a.read_token_env {
+        Some(var) => match env_lookup(var).filter(|t| !t.is_empty()) {
+            Some(t) => Some(t),
+            None => return fail(&format!("--read-token-env {var}: ${var} is not set")),
+        },
+        None => None,
+    };
+    let max_body = match strata_store::parse_size(&a.max_body) {
+        Ok(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Err(e) => return fail(&format!("--max-body: {e}")),
+    };
+    let cfg = strata_serve::ServeConfig {
+        listen: a.listen,
+        backend,
+        write_token,
+        read_token,
+        max_body,
+    };
+    let backend_name = cfg.backend.display.clone();
+    let reads = if cfg.read_token.is_some() {
+        "reads need a token"
+    } else {
+        "reads are open"
+    };
+    let res = strata_serve::run(cfg, |addr| {
+        // On stdout, so scripts (and tests) can read the port that was picked.
+        println!(
+            "strata serve: listening on http://{addr} (objects in {backend_name}; pushes need a token, {reads})"
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    });
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e.to_string()),
+    }
 }
 
 fn why(cli: &Cli, a: &CargoArgs) -> ExitCode {

@@ -175,7 +175,7 @@ impl Manifest {
     }
 
     /// Distinct blobs this manifest needs.
-    pub(crate) fn blob_ids(&self) -> HashSet<ObjectId> {
+    pub fn blob_ids(&self) -> HashSet<ObjectId> {
         self.entries
             .iter()
             .filter_map(|e| match e.kind {

@@ -330,6 +330,66 @@ impl Store {
         })
     }
 
+    /// Store blob `id` from `zstd`, one zstd frame of its content as it comes from a remote.
+    /// The frame is decompressed and re-hashed first: bytes that do not hash to `id` are
+    /// `Corrupt` and never stored. The frame is kept as is (no recompression).
+    pub fn put_zstd_verified(&self, id: &ObjectId, zstd: &[u8]) -> Result<PutBlob, StoreError> {
+        let label = self.blob_path_as(id, BlobForm::Zstd);
+        let dec = zstd::stream::read::Decoder::new(zstd).map_err(io_at(&label))?;
+        let (actual, size) = hash_copy(dec, &mut io::sink(), &label, |e| {
+            StoreError::corrupt(&label, format!("downloaded blob does not decompress: {e}"))
+        })?;
+        if actual != *id {
+            return Err(StoreError::corrupt(
+                &label,
+                format!("downloaded blob hashes to {actual}, not to its name"),
+            ));
+        }
+        if self.has_blob(id) {
+            return Ok(PutBlob {
+                id: *id,
+                size,
+                stored_bytes: 0,
+                new: false,
+            });
+        }
+        let (tmp, mut out) = self.create_tmp()?;
+        out.file.write_all(zstd).map_err(io_at(&tmp.path))?;
+        self.finish_blob(tmp, out.file, id, BlobForm::Zstd)?;
+        Ok(PutBlob {
+            id: *id,
+            size,
+            stored_bytes: zstd.len() as u64,
+            new: true,
+        })
+    }
+
+    /// The blob as one zstd frame (read as stored, or compressed now for a raw blob), for
+    /// sending to a remote. Not verified here: the receiver re-hashes.
+    pub fn read_blob_zstd(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
+        let (form, blob) = self.locate_blob(id);
+        let mut input = open_blob(&blob, id)?;
+        let mut data = Vec::new();
+        input.read_to_end(&mut data).map_err(io_at(&blob))?;
+        match form {
+            BlobForm::Zstd => Ok(data),
+            // Raw blobs are incompressible: the fastest level is enough to make a frame.
+            BlobForm::Raw => zstd::bulk::compress(&data, 1).map_err(io_at(&blob)),
+        }
+    }
+
+    /// The manifest file as stored (zstd of its JSON), for sending to a remote.
+    pub fn read_manifest_raw(&self, id: &ObjectId) -> Result<Vec<u8>, StoreError> {
+        let path = self.manifest_path(id);
+        match fs::read(&path) {
+            Ok(d) => Ok(d),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::MissingManifest { id: *id })
+            }
+            Err(e) => Err(StoreError::io(&path, e)),
+        }
+    }
+
     /// Fsync the complete blob file and rename it into place. Skips the
     /// directory fsync: a lost rename only loses a cache entry, never
     /// exposes a torn one.
@@ -430,6 +490,40 @@ impl Store {
         let compressed = zstd::stream::encode_all(&json[..], level).map_err(io_at(&path))?;
         write_atomic(&self.root, &path, &compressed, true)?;
         Ok(id)
+    }
+
+    /// Store manifest `id` from its JSON bytes as they come from a remote: the bytes must hash
+    /// to `id`, parse, validate, and name only blobs already present ("manifests last"). Keeps
+    /// the exact bytes, so the id (which signatures cover) is the same in every store.
+    pub fn put_manifest_json(&self, id: &ObjectId, json: &[u8]) -> Result<Manifest, StoreError> {
+        let path = self.manifest_path(id);
+        let actual = ObjectId::of_bytes(json);
+        if actual != *id {
+            return Err(StoreError::corrupt(
+                &path,
+                format!("downloaded manifest hashes to {actual}, not to its name"),
+            ));
+        }
+        let m: Manifest = serde_json::from_slice(json)
+            .map_err(|e| StoreError::corrupt(&path, format!("bad manifest JSON: {e}")))?;
+        if m.format != MANIFEST_FORMAT {
+            return Err(StoreError::UnsupportedFormat {
+                path,
+                found: format!("manifest format {}", m.format),
+            });
+        }
+        m.validate()?;
+        for blob in m.blob_ids() {
+            if !self.has_blob(&blob) {
+                return Err(StoreError::MissingBlob { id: blob });
+            }
+        }
+        if !fs::metadata(&path).is_ok_and(|md| md.is_file() && md.len() > 0) {
+            let compressed =
+                zstd::stream::encode_all(json, DEFAULT_ZSTD_LEVEL).map_err(io_at(&path))?;
+            write_atomic(&self.root, &path, &compressed, true)?;
+        }
+        Ok(m)
     }
 
     pub fn get_manifest(&self, id: &ObjectId) -> Result<Manifest, StoreError> {
@@ -821,6 +915,67 @@ fn sync_dir_best_effort(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn downloaded_objects_are_verified_before_they_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Store::open(dir.path().join("a")).unwrap();
+        let dst = Store::open(dir.path().join("b")).unwrap();
+        let content = b"some compiled bytes".repeat(100);
+        let put = src.put_bytes(&content).unwrap();
+        let frame = src.read_blob_zstd(&put.id).unwrap();
+        // A frame of other content under this name is refused and not stored.
+        let evil = zstd::bulk::compress(b"evil", 1).unwrap();
+        let e = dst.put_zstd_verified(&put.id, &evil).unwrap_err();
+        assert!(e.to_string().contains("hashes to"), "{e}");
+        assert!(!dst.has_blob(&put.id));
+        assert!(dst.put_zstd_verified(&put.id, b"not zstd").is_err());
+        assert!(!dst.has_blob(&put.id));
+        dst.put_zstd_verified(&put.id, &frame).unwrap();
+        assert_eq!(dst.read_blob(&put.id).unwrap(), content);
+
+        // Raw blobs travel as zstd frames too.
+        let raw = Store::open(dir.path().join("raw"))
+            .unwrap()
+            .with_compression_level(0);
+        let p = raw.put_bytes(b"raw content").unwrap();
+        let f = raw.read_blob_zstd(&p.id).unwrap();
+        dst.put_zstd_verified(&p.id, &f).unwrap();
+        assert_eq!(dst.read_blob(&p.id).unwrap(), b"raw content");
+
+        // Manifests: the exact bytes, named by their hash, only once their blobs are there.
+        let m = Manifest {
+            format: MANIFEST_FORMAT,
+            kind: "crates".into(),
+            key: "k".into(),
+            parent: None,
+            created_unix_secs: 1,
+            entries: vec![crate::Entry {
+                path: "release/x".into(),
+                mtime: crate::FileTime { secs: 1, nanos: 0 },
+                kind: crate::EntryKind::File {
+                    blob: put.id,
+                    size: content.len() as u64,
+                    executable: false,
+                },
+            }],
+            sources: vec![],
+            meta: Default::default(),
+        };
+        let id = src.put_manifest(&m).unwrap();
+        let packed = src.read_manifest_raw(&id).unwrap();
+        let json = zstd::decode_all(&packed[..]).unwrap();
+        let third = Store::open(dir.path().join("c")).unwrap();
+        assert!(matches!(
+            third.put_manifest_json(&id, &json),
+            Err(StoreError::MissingBlob { .. })
+        ));
+        let mut altered = json.clone();
+        altered.push(b' ');
+        assert!(dst.put_manifest_json(&id, &altered).is_err());
+        assert_eq!(dst.put_manifest_json(&id, &json).unwrap(), m);
+        assert_eq!(dst.get_manifest(&id).unwrap(), m);
+    }
 
     #[test]
     fn default_root_precedence() {

@@ -1,0 +1,100 @@
+//! The remote cache in the flow: on a local miss, a ref is pulled from the remotes into the
+//! local store (then the local path proceeds as on a hit); after a successful build, the
+//! session's layers are pushed. Remote problems are warnings, never a failed build.
+
+use std::sync::Arc;
+
+use strata_store::{ObjectId, Store};
+
+use crate::refs;
+use crate::report::{Reporter, human_bytes};
+use crate::session::Session;
+
+/// The store again, shareable with the transfer threads.
+fn shared_store(s: &Session, rep: &Reporter) -> Option<Arc<Store>> {
+    match Store::open(s.store.root()) {
+        Ok(st) => Some(Arc::new(st)),
+        Err(e) => {
+            rep.warn(&format!("{e}; not using the remote cache"));
+            None
+        }
+    }
+}
+
+fn warn_all(rep: &Reporter, errors: Vec<strata_remote::RemoteError>, then: &str) {
+    for e in errors {
+        rep.warn(&format!("{e}\n  {then}"));
+    }
+}
+
+/// Pull ref `name` from the remotes after a local miss; the id now in the local store.
+pub fn pull(s: &Session, name: &str, rep: &Reporter) -> Option<ObjectId> {
+    let remotes = s.remotes.as_ref()?;
+    let store = shared_store(s, rep)?;
+    let (found, errors) = remotes.pull_ref(&store, name);
+    warn_all(rep, errors, "building without it");
+    let (id, t) = found?;
+    rep.status(
+        "Pulled",
+        &format!(
+            "{name}: {} blobs ({}), {} already here",
+            t.blobs,
+            human_bytes(t.bytes),
+            t.skipped
+        ),
+    );
+    Some(id)
+}
+
+/// Push the layers this session used or saved: the dependency layer and the crate layer,
+/// under their exact keys and as the project's latest.
+///
+/// Without a signing key nothing is pushed; that is worth a warning only when this build saved a
+/// new layer (a machine that only pulls has no key, by design).
+pub fn push(s: &Session, rep: &Reporter, saved_new: bool) {
+    let Some(remotes) = &s.remotes else { return };
+    if !remotes.can_push() {
+        return;
+    }
+    if remotes.signer().is_none() {
+        if saved_new {
+            rep.warn(&format!(
+                "{}\n  not pushing the new layers to the remote cache",
+                strata_remote::RemoteError::NoSigningKey
+            ));
+        }
+        return;
+    }
+    let Some(store) = shared_store(s, rep) else {
+        return;
+    };
+    let config = s.config_id();
+    let latest_crates = refs::latest(&s.project, &config, "crates");
+    let mut names = vec![
+        refs::deps(&s.parts.deps_key()),
+        refs::latest(&s.project, &config, "deps"),
+    ];
+    if let Ok(Some(id)) = s.store.get_ref(&latest_crates)
+        && let Ok(m) = s.store.get_manifest(&id)
+    {
+        names.push(refs::crates(&m.key));
+    }
+    names.push(latest_crates);
+    let (mut blobs, mut bytes) = (0, 0);
+    for name in names {
+        let (t, errors) = remotes.push_ref(&store, &name);
+        warn_all(
+            rep,
+            errors,
+            "the build is not affected; a later push completes the layer",
+        );
+        blobs += t.blobs;
+        bytes += t.bytes;
+    }
+    if blobs > 0 {
+        rep.status(
+            "Pushed",
+            &format!("{blobs} blobs ({}) to the remote cache", human_bytes(bytes)),
+        );
+    }
+}

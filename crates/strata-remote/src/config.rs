@@ -1,0 +1,254 @@
+//! The remote part of strata's configuration: the config file plus environment variables.
+//!
+//! File: `$STRATA_CONFIG`, else `$XDG_CONFIG_HOME/strata/config.toml`, else
+//! `~/.config/strata/config.toml`; a missing file is an empty configuration.
+//!
+//! ```toml
+//! signing_key = "/home/me/.config/strata/signing.key"   # default: that path, when it exists
+//! trusted_keys = ["team-1:BASE64PUBLICKEY="]
+//!
+//! [[remote]]
+//! url = "s3://team-cache/strata?endpoint=http://127.0.0.1:3900&region=garage"
+//! push = true                          # default true
+//! token_env = "STRATA_REMOTE_TOKEN"    # bearer token for http(s):// and webdav remotes
+//! ```
+//!
+//! Environment: `STRATA_REMOTE` (URLs separated by spaces or commas) replaces the file's
+//! remotes; `STRATA_REMOTE_TOKEN` is their token; `STRATA_SIGNING_KEY` (a path) replaces
+//! `signing_key`; `STRATA_TRUSTED_KEYS` (keys separated by spaces or commas) adds to
+//! `trusted_keys`. The signing key's own public key is always trusted.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::RemoteError;
+use crate::sign::{PublicKey, SecretKey};
+use crate::spec::RemoteSpec;
+
+#[derive(Debug, Clone)]
+pub struct RemoteEntry {
+    pub spec: RemoteSpec,
+    pub push: bool,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub remotes: Vec<RemoteEntry>,
+    pub trusted: Vec<PublicKey>,
+    pub signing_key: Option<SecretKey>,
+    /// Where the signing key was read from (for messages).
+    pub signing_key_path: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    signing_key: Option<PathBuf>,
+    #[serde(default)]
+    trusted_keys: Vec<String>,
+    #[serde(default)]
+    remote: Vec<FileRemote>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRemote {
+    url: String,
+    #[serde(default = "yes")]
+    push: bool,
+    token_env: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `$XDG_CONFIG_HOME/strata` or `~/.config/strata`.
+pub fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let Some(x) = var("XDG_CONFIG_HOME").map(PathBuf::from)
+        && x.is_absolute()
+    {
+        return Some(x.join("strata"));
+    }
+    var("HOME").map(|h| PathBuf::from(h).join(".config").join("strata"))
+}
+
+pub fn config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(p) = env("STRATA_CONFIG").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    config_dir(env).map(|d| d.join("config.toml"))
+}
+
+/// Where `strata key generate` writes by default, and where a signing key is looked for.
+pub fn default_signing_key_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    config_dir(env).map(|d| d.join("signing.key"))
+}
+
+fn list(v: &str) -> impl Iterator<Item = &str> {
+    v.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+}
+
+pub fn read_secret_key(path: &Path) -> Result<SecretKey, RemoteError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RemoteError::io(path, e))?;
+    SecretKey::parse(text.trim()).map_err(|e| RemoteError::Config {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+impl Config {
+    /// Read the config file and the environment (`std::env`).
+    pub fn load() -> Result<Config, RemoteError> {
+        Config::load_with(&|k| std::env::var(k).ok())
+    }
+
+    pub fn load_with(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, RemoteError> {
+        let path = config_path(env);
+        let file: FileConfig = match &path {
+            Some(p) => match std::fs::read_to_string(p) {
+                Ok(text) => toml::from_str(&text).map_err(|e| RemoteError::Config {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+                Err(e) => return Err(RemoteError::io(p, e)),
+            },
+            None => FileConfig::default(),
+        };
+        let file_path = path.unwrap_or_default();
+        let in_file = |e: RemoteError| RemoteError::Config {
+            path: file_path.clone(),
+            reason: e.to_string(),
+        };
+
+        let mut cfg = Config::default();
+        if let Some(urls) = env("STRATA_REMOTE").filter(|v| !v.trim().is_empty()) {
+            let token = env("STRATA_REMOTE_TOKEN").filter(|t| !t.is_empty());
+            for u in list(&urls) {
+                let spec = RemoteSpec::parse(u).map_err(|e| RemoteError::Config {
+                    path: "STRATA_REMOTE".into(),
+                    reason: e.to_string(),
+                })?;
+                cfg.remotes.push(RemoteEntry {
+                    spec,
+                    push: true,
+                    token: token.clone(),
+                });
+            }
+        } else {
+            for r in &file.remote {
+                let spec = RemoteSpec::parse(&r.url).map_err(in_file)?;
+                let token = match &r.token_env {
+                    Some(var) => Some(env(var).filter(|t| !t.is_empty()).ok_or_else(|| {
+                        RemoteError::Config {
+                            path: file_path.clone(),
+                            reason: format!(
+                                "remote {}: token_env names `{var}`, which is not set",
+                                spec
+                            ),
+                        }
+                    })?),
+                    None => None,
+                };
+                cfg.remotes.push(RemoteEntry {
+                    spec,
+                    push: r.push,
+                    token,
+                });
+            }
+        }
+
+        for k in &file.trusted_keys {
+            cfg.trusted.push(PublicKey::parse(k).map_err(in_file)?);
+        }
+        if let Some(keys) = env("STRATA_TRUSTED_KEYS") {
+            for k in list(&keys) {
+                cfg.trusted
+                    .push(PublicKey::parse(k).map_err(|e| RemoteError::Config {
+                        path: "STRATA_TRUSTED_KEYS".into(),
+                        reason: e.to_string(),
+                    })?);
+            }
+        }
+
+        // An explicitly named key must exist; the default path only if it does.
+        let explicit = env("STRATA_SIGNING_KEY")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(file.signing_key.clone());
+        let key_path = match explicit {
+            Some(p) => Some(p),
+            None => default_signing_key_path(env).filter(|p| p.exists()),
+        };
+        if let Some(p) = key_path {
+            let key = read_secret_key(&p)?;
+            cfg.trusted.push(key.public());
+            cfg.signing_key = Some(key);
+            cfg.signing_key_path = Some(p);
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate("ci").unwrap();
+        let key_path = dir.path().join("k");
+        std::fs::write(&key_path, key.to_text()).unwrap();
+        let other = SecretKey::generate("other").unwrap().public();
+        let cfg_path = dir.path().join("config.toml");
+        std::fs::write(
+            &cfg_path,
+            format!(
+                "signing_key = {key_path:?}\ntrusted_keys = [{:?}]\n[[remote]]\nurl = \"file:///tmp/x\"\npush = false\n[[remote]]\nurl = \"http://127.0.0.1:1/\"\ntoken_env = \"TOK\"\n",
+                other.to_text()
+            ),
+        )
+        .unwrap();
+        let mut vars: HashMap<&str, String> = HashMap::new();
+        vars.insert("STRATA_CONFIG", cfg_path.display().to_string());
+        vars.insert("TOK", "secret".into());
+        let c = Config::load_with(&|k| vars.get(k).cloned()).unwrap();
+        assert_eq!(c.remotes.len(), 2);
+        assert!(!c.remotes[0].push);
+        assert_eq!(c.remotes[1].token.as_deref(), Some("secret"));
+        assert_eq!(c.trusted.len(), 2, "file key + own key");
+        assert_eq!(c.signing_key.unwrap().name, "ci");
+
+        // STRATA_REMOTE replaces the file's remotes.
+        vars.insert("STRATA_REMOTE", "/a, /b".into());
+        let c = Config::load_with(&|k| vars.get(k).cloned()).unwrap();
+        assert_eq!(c.remotes.len(), 2);
+        assert_eq!(c.remotes[1].spec.display, "/b");
+
+        // Bad input names the file.
+        std::fs::write(&cfg_path, "[[remote]]\nurl = \"ftp://x\"\n").unwrap();
+        vars.remove("STRATA_REMOTE");
+        let e = Config::load_with(&|k| vars.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml") && e.contains("unknown scheme"),
+            "{e}"
+        );
+        std::fs::write(&cfg_path, "remotes = 1\n").unwrap();
+        let e = Config::load_with(&|k| vars.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml") && e.contains("unknown field"),
+            "{e}"
+        );
+    }
+}
