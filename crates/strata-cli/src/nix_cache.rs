@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use strata_nixcache::{
-    Compression, DirSink, ExportOptions, NixStore, SecretKey, StorePath, export, generate_key_pair,
+    Compression, DirSink, ExportOptions, NixStore, ObjectSink, SecretKey, SinkError, StorePath,
+    export, generate_key_pair,
 };
 
 #[derive(Subcommand, Debug)]
@@ -34,9 +35,12 @@ pub enum KeyCommand {
 
 #[derive(Args, Debug)]
 pub struct PushArgs {
-    /// Binary cache directory (created if missing); use it as `file:///…` or serve it over HTTP
-    #[arg(long, value_name = "DIR")]
-    to: PathBuf,
+    /// Where the cache goes: a directory (created if missing; use it as `file:///…`), or a
+    /// remote URL as in STRATA_REMOTE (`http://…` for `strata serve`, `s3://…`, …), where the
+    /// objects go under `nix/` (`strata serve` then serves the cache at `<url>/nix`). A push to
+    /// `strata serve` takes its token from STRATA_REMOTE_TOKEN.
+    #[arg(long, value_name = "DIR|URL")]
+    to: String,
     /// Secret key file that signs the narinfos (`strata nix cache key generate`)
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
@@ -125,14 +129,32 @@ fn push(args: &PushArgs) -> Result<(), String> {
         .map(|p| StorePath::resolve(p, &store_dir))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let sink = DirSink::new(&args.to);
     let opts = ExportOptions {
         closure: args.closure,
         compression,
         priority: args.priority,
     };
-    let report = export(&NixStore::new(), &paths, &opts, Some(&key), &sink)
-        .map_err(|e| format!("pushing to {}: {e}", args.to.display()))?;
+    let report = if args.to.contains("://") {
+        let token = std::env::var("STRATA_REMOTE_TOKEN").ok();
+        let objects = strata_remote::BlockingObjects::open(&args.to, token, NIX_PREFIX)
+            .map_err(|e| e.to_string())?;
+        export(
+            &NixStore::new(),
+            &paths,
+            &opts,
+            Some(&key),
+            &RemoteSink(objects),
+        )
+    } else {
+        export(
+            &NixStore::new(),
+            &paths,
+            &opts,
+            Some(&key),
+            &DirSink::new(Path::new(&args.to)),
+        )
+    }
+    .map_err(|e| format!("pushing to {}: {e}", args.to))?;
     for p in &report.written {
         println!("pushed {p}");
     }
@@ -140,8 +162,24 @@ fn push(args: &PushArgs) -> Result<(), String> {
         "{} paths pushed, {} already in {} ({} bytes written)",
         report.written.len(),
         report.skipped.len(),
-        args.to.display(),
+        args.to,
         report.bytes_written
     );
     Ok(())
+}
+
+/// Where a Nix binary cache lives on a remote: `strata serve` answers `<url>/nix/nix-cache-info`,
+/// so `<url>/nix` is the substituter URL.
+const NIX_PREFIX: &str = "nix/";
+
+struct RemoteSink(strata_remote::BlockingObjects);
+
+impl ObjectSink for RemoteSink {
+    fn exists(&self, key: &str) -> Result<bool, SinkError> {
+        Ok(self.0.exists(key)?)
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), SinkError> {
+        Ok(self.0.put(key, bytes.to_vec())?)
+    }
 }

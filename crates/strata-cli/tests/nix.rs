@@ -4,12 +4,15 @@
 mod common;
 #[path = "common/nixlib.rs"]
 mod nixlib;
+#[path = "common/serve.rs"]
+mod serve;
 
 use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use nixlib::*;
+use serve::{PUSH_TOKEN, Serve};
 
 const DEPS: [&str; 3] = ["itoa", "semver", "anyhow"];
 const MEMBERS: [&str; 3] = ["fx-util", "fx-core", "fx-app"];
@@ -484,4 +487,79 @@ fn skeleton_of_the_skeleton_is_the_skeleton() {
     let r = w.strata(&ws, &["skeleton", "--out", one.to_str().expect("utf-8")]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("not empty"), "{}", r.stderr);
+}
+
+/// The remote cache's Nix side: a package built by the Nix library, pushed by strata into
+/// `strata serve`, is substituted by real Nix into a second store, signature checked.
+#[test]
+fn nix_package_output_substitutes_from_strata_serve() {
+    require_nix();
+    let w = World::new();
+    w.checkout("ws");
+    let expr = write_expr(w.dir.path(), &raw_lib());
+    let pkg = nix_build(&expr, "pkg");
+
+    let keys = w.path("keys");
+    let strata = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+            .args(args)
+            .env("STRATA_REMOTE_TOKEN", PUSH_TOKEN)
+            .output()
+            .expect("run strata");
+        assert!(
+            out.status.success(),
+            "strata {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    strata(&[
+        "nix",
+        "cache",
+        "key",
+        "generate",
+        "--name",
+        "strata-nix-test-1",
+        "--out",
+        keys.to_str().unwrap(),
+    ]);
+    let public = read(keys.join("strata-nix-test-1.public"));
+    let server = Serve::start(&w.path("served"));
+    strata(&[
+        "nix",
+        "cache",
+        "push",
+        "--closure",
+        "--to",
+        &server.url,
+        "--key",
+        keys.join("strata-nix-test-1.secret").to_str().unwrap(),
+        &pkg.out,
+    ]);
+
+    let store2 = w.path("store2");
+    let out = Command::new("nix-store")
+        .env("XDG_CACHE_HOME", w.path("xdg-cache"))
+        .arg("--store")
+        .arg(&store2)
+        .args(["--realise", &pkg.out])
+        .args(["--option", "substituters", &format!("{}/nix", server.url)])
+        .args(["--option", "trusted-public-keys", public.trim()])
+        .args(["--option", "require-sigs", "true"])
+        .output()
+        .expect("run nix-store");
+    assert!(
+        out.status.success(),
+        "nix-store --realise from strata serve failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fx = store2.join(pkg.out.trim_start_matches('/')).join("bin/fx");
+    assert_eq!(
+        run_bin(fx.to_str().unwrap()),
+        run_bin(&format!("{}/bin/fx", pkg.out)),
+        "the substituted package runs as the built one"
+    );
+    assert_eq!(
+        std::fs::read(&fx).unwrap(),
+        std::fs::read(format!("{}/bin/fx", pkg.out)).unwrap()
+    );
 }

@@ -1,11 +1,14 @@
 //! `strata nix cache`: store paths built by a real nix-build, pushed by strata into a binary
-//! cache, substituted by real Nix into a second store (file:// and over HTTP), with signatures
+//! cache, substituted by real Nix into a second store (file:// and from `strata serve`), with signatures
 //! checked by Nix itself.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+
+#[path = "common/serve.rs"]
+mod serve;
+use serve::{PUSH_TOKEN, Serve};
 
 fn strata(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strata"))
@@ -308,58 +311,40 @@ fn nix_refuses_a_narinfo_signed_by_an_untrusted_key() {
     assert_same_tree(Path::new(&out), &in_store(&store2, &out));
 }
 
-/// A static file server on 127.0.0.1 (`python3 -m http.server`), killed on drop.
-struct HttpServer {
-    child: Child,
-    port: u16,
-}
-
-impl HttpServer {
-    fn start(dir: &Path) -> HttpServer {
-        let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 is needed to serve the cache over HTTP (.ci/run installs it)");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        // "Serving HTTP on 127.0.0.1 port 41235 (http://127.0.0.1:41235/) ..."
-        let port = line
-            .split_whitespace()
-            .skip_while(|w| *w != "port")
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected http.server banner: {line}"));
-        HttpServer { child, port }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
-fn pushed_closure_substitutes_over_http() {
+fn pushed_closure_substitutes_from_strata_serve() {
     let tmp = tempfile::tempdir().unwrap();
     let (out, dev, lib) = build_package(tmp.path(), "http");
     let cache = new_cache(tmp.path(), "strata-http-1");
-    push(&cache, &["--closure", "--compression", "none"], &[&out]);
-    let server = HttpServer::start(&cache.dir);
-    let url = format!("http://127.0.0.1:{}", server.port);
+    let served = tmp.path().join("served");
+    let server = Serve::start(&served);
+    let push_to_serve = |token: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+        c.args(["nix", "cache", "push", "--closure", "--compression", "none"])
+            .args(["--to", &server.url, "--key"])
+            .arg(&cache.secret)
+            .arg(&out)
+            .env_remove("STRATA_REMOTE_TOKEN");
+        if let Some(t) = token {
+            c.env("STRATA_REMOTE_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    // strata serve takes pushes only with its token.
+    let refused = push_to_serve(None);
+    assert!(
+        !refused.status.success(),
+        "a push without the token was taken"
+    );
+    assert!(
+        text(&refused.stderr).contains("401"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(!served.join("nix/nix-cache-info").exists());
+    ok(push_to_serve(Some(PUSH_TOKEN)));
+    assert!(served.join("nix/nix-cache-info").is_file());
+    let url = format!("{}/nix", server.url);
     let store2 = tmp.path().join("store2");
     let got = ok(realise(&store2, &url, &cache.public, &out));
     assert_eq!(got.trim(), out);

@@ -544,3 +544,51 @@ impl Remotes {
         bar
     }
 }
+
+/// One remote's objects under a sub-prefix, for callers without an async runtime (the Nix
+/// binary cache writer puts its objects under `nix/`).
+pub struct BlockingObjects {
+    objects: Objects,
+    prefix: String,
+    rt: tokio::runtime::Runtime,
+}
+
+impl BlockingObjects {
+    /// `url` as in `STRATA_REMOTE`; `token` for `strata serve` pushes.
+    pub fn open(url: &str, token: Option<String>, prefix: &str) -> Result<Self, RemoteError> {
+        let spec = RemoteSpec::parse(url)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RemoteError::Setup {
+                remote: spec.display.clone(),
+                reason: format!("cannot start the I/O runtime: {e}"),
+            })?;
+        let objects = {
+            // opendal's operators want a runtime context when they are built.
+            let _guard = rt.enter();
+            Objects::new(&spec, token)?
+        };
+        Ok(BlockingObjects {
+            objects,
+            prefix: prefix.to_string(),
+            rt,
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    pub fn exists(&self, key: &str) -> Result<bool, RemoteError> {
+        self.rt.block_on(self.objects.exists(&self.key(key)))
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.rt.block_on(self.objects.get(&self.key(key)))
+    }
+
+    pub fn put(&self, key: &str, data: Vec<u8>) -> Result<(), RemoteError> {
+        self.rt.block_on(self.objects.put(&self.key(key), data))
+    }
+}
