@@ -12,33 +12,6 @@ use std::process::Command;
 use common::*;
 use nixlib::*;
 
-fn tarball() -> PathBuf {
-    let path = std::env::var_os("STRATA_WORKLOADS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/workloads"))
-        .join("ripgrep-14.1.1-workspace.tar.gz");
-    assert!(
-        path.is_file(),
-        "{} is missing: the ripgrep workload must sit in ../shared/workloads (or set STRATA_WORKLOADS)",
-        path.display()
-    );
-    path
-}
-
-fn extract(dest: &Path) {
-    let _ = std::fs::remove_dir_all(dest);
-    std::fs::create_dir_all(dest).expect("mkdir");
-    let ok = Command::new("tar")
-        .arg("xzf")
-        .arg(tarball())
-        .args(["--strip-components=1", "-m", "-C"])
-        .arg(dest)
-        .status()
-        .expect("tar")
-        .success();
-    assert!(ok, "tar failed");
-}
-
 /// Names of the workspace's own packages (what may compile once the deps are restored).
 fn member_names(ws: &Path) -> BTreeSet<String> {
     walkdir::WalkDir::new(ws)
@@ -104,7 +77,7 @@ fn nix_ripgrep_deps_once_package_and_checks_reuse_them() {
     require_nix();
     let w = World::new();
     let ws = w.path("rg/ws");
-    extract(&ws);
+    extract_ripgrep(&ws);
     // Unique to this run (kept by the filter, read by no crate): the package builds in every run.
     std::fs::write(ws.join("run-nonce.txt"), ws.display().to_string()).expect("nonce");
     let members = member_names(&ws);
@@ -158,7 +131,7 @@ in
     );
     let cleanup = RemoveOnDrop(top.clone());
     let src = top.join("source");
-    extract(&src);
+    extract_ripgrep(&src);
     let home = top.join("cargo-home");
     std::fs::create_dir_all(&home).expect("mkdir");
     std::fs::copy(format!("{vendor}/config.toml"), home.join("config.toml")).expect("config");

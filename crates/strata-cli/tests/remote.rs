@@ -4,6 +4,8 @@
 //! compiles nothing.
 
 mod common;
+#[path = "common/serve.rs"]
+mod serve;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -190,30 +192,15 @@ fn start_serve(dir: &Path, port: u16) -> (Server, String) {
 }
 
 fn start_serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["serve", "--dir"])
-        .arg(dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .env("STRATA_SERVE_TOKEN", SERVE_TOKEN)
-        .env("STRATA_READ_TOKEN", READ_TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start strata serve");
-    // The first line names the address (the port picked when 0 was asked).
-    let mut stdout = child.stdout.take().unwrap();
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while stdout.read(&mut byte).unwrap_or(0) == 1 && byte[0] != b'\n' {
-        line.push(byte[0]);
-    }
-    let line = String::from_utf8_lossy(&line).into_owned();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("strata serve did not say where it listens: {line:?}"))
-        .to_string();
+    let (child, url) = serve::spawn(
+        dir,
+        &format!("127.0.0.1:{port}"),
+        extra,
+        &[
+            ("STRATA_SERVE_TOKEN", SERVE_TOKEN),
+            ("STRATA_READ_TOKEN", READ_TOKEN),
+        ],
+    );
     (
         Server {
             child,
@@ -781,33 +768,6 @@ fn killing_the_server_mid_push_and_mid_pull_never_fails_a_build() {
     let cc = w.checkout("c");
     let r = c.run(&cc, &["build"]).ok();
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
-}
-
-fn ripgrep_tarball() -> PathBuf {
-    let path = std::env::var_os("STRATA_WORKLOADS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/workloads"))
-        .join("ripgrep-14.1.1-workspace.tar.gz");
-    assert!(
-        path.is_file(),
-        "{} is missing: the ripgrep workload must sit in ../shared/workloads (or set STRATA_WORKLOADS)",
-        path.display()
-    );
-    path
-}
-
-/// A fresh "clone" of the ripgrep workspace at `dest` (new mtimes, no target dir).
-fn extract_ripgrep(dest: &Path) {
-    std::fs::create_dir_all(dest).unwrap();
-    let ok = Command::new("tar")
-        .arg("xzf")
-        .arg(ripgrep_tarball())
-        .args(["--strip-components=1", "-m", "-C"])
-        .arg(dest)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "tar failed");
 }
 
 /// The real project, over `strata serve`: A builds --release and pushes; B, with an empty

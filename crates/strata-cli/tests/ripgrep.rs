@@ -4,38 +4,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
-
-fn tarball() -> PathBuf {
-    let path = std::env::var_os("STRATA_WORKLOADS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/workloads"))
-        .join("ripgrep-14.1.1-workspace.tar.gz");
-    assert!(
-        path.is_file(),
-        "{} is missing: the ripgrep workload must sit in ../shared/workloads (or set STRATA_WORKLOADS)",
-        path.display()
-    );
-    path
-}
-
-/// Extract the workspace at `dest` (a fresh "clone": new mtimes, no target dir).
-fn extract(dest: &Path) {
-    let _ = std::fs::remove_dir_all(dest);
-    std::fs::create_dir_all(dest).unwrap();
-    let ok = Command::new("tar")
-        .args(["xzf"])
-        .arg(tarball())
-        .args(["--strip-components=1", "-m", "-C"])
-        .arg(dest)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "tar failed");
-}
 
 fn members(w: &World, dir: &Path) -> (BTreeSet<String>, Vec<(String, Vec<String>)>) {
     let r = w
@@ -93,7 +65,7 @@ fn ripgrep_same_path_byte_identical_and_edits() {
     let p = w.path("rg");
     // The reference: a clean `cargo build --release` at this path, with the CARGO_HOME strata
     // gives cargo (registry paths end up in the binary; see docs/keys-and-restore.md).
-    extract(&p);
+    extract_ripgrep(&p);
     w.strata(&p, &["store", "stats"]).ok(); // creates nothing but proves the store opens
     let native = w.strata_env(&p, &["--version"], &[]).ok();
     assert!(native.stdout.contains("strata"));
@@ -108,7 +80,7 @@ fn ripgrep_same_path_byte_identical_and_edits() {
     let reference = rg_bytes(&p);
 
     // Cold strata build at the same path: the same bytes.
-    extract(&p);
+    extract_ripgrep(&p);
     w.strata(&p, &["build", "--release", "--locked"]).ok();
     assert!(
         rg_bytes(&p) == reference,
@@ -116,7 +88,7 @@ fn ripgrep_same_path_byte_identical_and_edits() {
     );
 
     // Deleted and cloned again at the same path: everything fresh, the same bytes.
-    extract(&p);
+    extract_ripgrep(&p);
     let r = w.strata(&p, &["build", "--release", "--locked", "-v"]).ok();
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
     assert!(r.stderr.contains("Fresh ripgrep"), "{}", r.stderr);
@@ -165,14 +137,14 @@ fn ripgrep_same_path_byte_identical_and_edits() {
 fn ripgrep_fresh_clone_other_path_other_cargo_home_runs_its_tests() {
     let w = World::new();
     let a = w.path("machine-a/ripgrep");
-    extract(&a);
+    extract_ripgrep(&a);
     w.strata(&a, &["build", "--release", "--locked"]).ok();
     w.strata(&a, &["test", "--release", "--locked", "--no-run"])
         .ok();
 
     // Machine B: another path, its own empty CARGO_HOME.
     let b = w.path("machine-b/work/ripgrep");
-    extract(&b);
+    extract_ripgrep(&b);
     let home = w.path("machine-b/cargo-home");
     std::fs::create_dir_all(&home).unwrap();
     let r = w

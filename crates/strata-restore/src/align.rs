@@ -83,17 +83,10 @@ pub fn align_sources(
                 (true, _) => (Kind::Unchanged, false),
                 // Changed: must be newer than every artifact, or cargo would call its unit fresh
                 // (in Nix every mtime is 1).
-                (false, _) if current <= newest_artifact => {
-                    let t = if now > newest_artifact {
-                        now
-                    } else {
-                        FileTime {
-                            secs: newest_artifact.secs + 1,
-                            nanos: 0,
-                        }
-                    };
-                    (Kind::Changed, set_mtime(&f.abs, t).is_ok())
-                }
+                (false, _) if current <= newest_artifact => (
+                    Kind::Changed,
+                    set_mtime(&f.abs, newer_than(newest_artifact, now)).is_ok(),
+                ),
                 (false, _) => (Kind::Changed, false),
             }
         })
@@ -109,6 +102,19 @@ pub fn align_sources(
         stats.touched += usize::from(touched);
     }
     stats
+}
+
+/// An mtime that makes a changed input stale: newer than every artifact (in Nix every mtime is
+/// 1, so `now` alone is not enough when a restored artifact carries a future mtime).
+fn newer_than(newest_artifact: FileTime, now: FileTime) -> FileTime {
+    if now > newest_artifact {
+        now
+    } else {
+        FileTime {
+            secs: newest_artifact.secs + 1,
+            nanos: 0,
+        }
+    }
 }
 
 enum Kind {
@@ -154,15 +160,7 @@ pub fn align_directories(
         });
         if lost {
             let now = FileTime::from_system_time(std::time::SystemTime::now());
-            let t = if now > newest_artifact {
-                now
-            } else {
-                FileTime {
-                    secs: newest_artifact.secs + 1,
-                    nanos: 0,
-                }
-            };
-            touched += usize::from(set_mtime(&dir, t).is_ok());
+            touched += usize::from(set_mtime(&dir, newer_than(newest_artifact, now)).is_ok());
         }
     }
     touched

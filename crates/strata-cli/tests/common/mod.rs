@@ -173,3 +173,32 @@ pub fn run_fx(checkout: &Path, profile: &str) -> String {
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// The ripgrep 14.1.1 workspace tarball from ../shared/workloads (or `$STRATA_WORKLOADS`).
+pub fn ripgrep_tarball() -> PathBuf {
+    let path = std::env::var_os("STRATA_WORKLOADS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/workloads"))
+        .join("ripgrep-14.1.1-workspace.tar.gz");
+    assert!(
+        path.is_file(),
+        "{} is missing: the ripgrep workload must sit in ../shared/workloads (or set STRATA_WORKLOADS)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh "clone" of the ripgrep workspace at `dest`: new mtimes, no target dir.
+pub fn extract_ripgrep(dest: &Path) {
+    let _ = std::fs::remove_dir_all(dest);
+    std::fs::create_dir_all(dest).expect("mkdir");
+    let ok = Command::new("tar")
+        .arg("xzf")
+        .arg(ripgrep_tarball())
+        .args(["--strip-components=1", "-m", "-C"])
+        .arg(dest)
+        .status()
+        .expect("tar")
+        .success();
+    assert!(ok, "tar failed");
+}
