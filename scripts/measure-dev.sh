@@ -16,7 +16,7 @@ workload=${1:?usage: measure-dev.sh ripgrep-workspace|xh [STRATA_BIN]}
 strata=${2:-$here/target/debug/strata}
 runs=${RUNS:-5}
 clone_runs=${CLONE_RUNS:-3}
-work=$(mktemp -d /tmp/strata-measure-dev.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/strata-measure-dev.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export STRATA_STORE=$work/store STRATA_CARGO_HOME_LINK=$work/cargo-home-link
 unset CARGO_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER CARGO_INCREMENTAL STRATA_DEV
