@@ -122,6 +122,10 @@ enum Command {
     Remote(RemoteCommand),
 }
 
+/// strata has no published flake yet: `strata nix init` writes this unless told otherwise, and
+/// says so.
+const PLACEHOLDER_STRATA_URL: &str = "git+https://example.invalid/strata";
+
 #[derive(Subcommand, Debug)]
 enum NixCommand {
     /// Nix binary caches: serve store paths to `nix` as a substituter
@@ -136,7 +140,7 @@ enum NixCommand {
         #[arg(
             long,
             value_name = "URL",
-            default_value = "git+https://example.invalid/strata"
+            default_value = PLACEHOLDER_STRATA_URL
         )]
         strata_url: String,
         /// Nix system of the outputs
@@ -755,6 +759,13 @@ fn nix_command(cmd: &NixCommand) -> ExitCode {
             match nix::init(&opts) {
                 Ok(path) => {
                     println!("wrote {}", path.display());
+                    if strata_url == PLACEHOLDER_STRATA_URL {
+                        eprintln!(
+                            "note: inputs.strata.url is a placeholder ({PLACEHOLDER_STRATA_URL}); \
+                             point it at your copy of strata (e.g. `path:/src/strata` or a git URL), \
+                             or pass --strata-url"
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
