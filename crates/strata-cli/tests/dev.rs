@@ -11,27 +11,10 @@ use common::*;
 /// A command with the World's environment (store, cargo-home link) and `extra`.
 fn cmd(w: &World, program: &str, cwd: &Path, args: &[&str], extra: &[(String, String)]) -> Run {
     let mut c = Command::new(program);
-    c.args(args)
-        .current_dir(cwd)
-        .env("STRATA_STORE", &w.store)
-        .env("STRATA_CARGO_HOME_LINK", &w.link)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_INCREMENTAL")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("STRATA_DEV")
-        .env("CARGO_TERM_COLOR", "never");
-    for (k, v) in extra {
-        c.env(k, v);
-    }
-    let out = c.output().expect("spawn");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    c.args(args);
+    w.prepare(&mut c, cwd);
+    c.envs(extra.iter().map(|(k, v)| (k, v)));
+    finish(c)
 }
 
 fn strata(w: &World, cwd: &Path, args: &[&str], extra: &[(String, String)]) -> Run {

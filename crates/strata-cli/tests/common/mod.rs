@@ -97,6 +97,16 @@ impl World {
     }
 
     fn run(&self, mut c: Command, cwd: &Path, envs: &[(&str, &Path)]) -> Run {
+        self.prepare(&mut c, cwd);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        finish(c)
+    }
+
+    /// This world's environment for `c`: its store and cargo-home link, and none of the
+    /// caller's settings that would change what cargo builds.
+    pub fn prepare(&self, c: &mut Command, cwd: &Path) {
         c.current_dir(cwd)
             .env("STRATA_STORE", &self.store)
             .env("STRATA_CARGO_HOME_LINK", &self.link)
@@ -106,16 +116,18 @@ impl World {
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
             .env_remove("CARGO_INCREMENTAL")
             .env_remove("RUSTC_WRAPPER")
+            .env_remove("STRATA_DEV")
             .env("CARGO_TERM_COLOR", "never");
-        for (k, v) in envs {
-            c.env(k, v);
-        }
-        let out: Output = c.output().expect("spawn");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+    }
+}
+
+/// Runs `c` to completion and keeps what it printed.
+pub fn finish(mut c: Command) -> Run {
+    let out: Output = c.output().expect("spawn");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
