@@ -75,20 +75,27 @@ fn wait_for_port(port: u16, server: &mut Server) {
 fn start_redis(w: &World) -> (Server, String) {
     let bin = require("redis-server");
     let port = free_port();
-    let child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+    let mut c = Command::new(bin);
+    c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
-        .current_dir(w.dir.path())
+        .current_dir(w.dir.path());
+    let s = start_server(c, "redis-server", port);
+    (s, format!("redis://127.0.0.1:{port}/0?prefix=team"))
+}
+
+/// Starts `c` quietly and waits until it listens on `port`.
+fn start_server(mut c: Command, what: &str, port: u16) -> Server {
+    let child = c
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start redis-server");
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
     let mut s = Server {
         child,
-        what: "redis-server".into(),
+        what: what.into(),
     };
     wait_for_port(port, &mut s);
-    (s, format!("redis://127.0.0.1:{port}/0?prefix=team"))
+    s
 }
 
 fn garage(bin: &Path, conf: &Path, args: &[&str]) -> String {
@@ -371,20 +378,12 @@ fn webdav_remote_b_compiles_nothing() {
     let port = free_port();
     let dir = w.path("dav");
     std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(bin)
-        .args(["serve", "webdav"])
+    let mut c = Command::new(bin);
+    c.args(["serve", "webdav"])
         .arg(&dir)
         .args(["--addr", &format!("127.0.0.1:{port}")])
-        .env("RCLONE_CONFIG", w.path("rclone.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rclone serve webdav");
-    let mut dav = Server {
-        child,
-        what: "rclone serve webdav".into(),
-    };
-    wait_for_port(port, &mut dav);
+        .env("RCLONE_CONFIG", w.path("rclone.conf"));
+    let _dav = start_server(c, "rclone serve webdav", port);
     a_pushes_b_compiles_nothing(&w, &format!("webdav+http://127.0.0.1:{port}/team"), &[]);
     assert!(dir.join("team/refs/deps").is_dir());
 }
