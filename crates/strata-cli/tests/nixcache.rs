@@ -375,17 +375,20 @@ fn bad_input_is_refused_before_anything_is_written() {
     let public_file = tmp.path().join("keys-strata-bad-1/strata-bad-1.public");
     let dest = tmp.path().join("never");
     let (out, _, _) = build_package(tmp.path(), "bad");
+    let push_to_dest = |key: &Path, path: &str| {
+        strata(&[
+            "nix",
+            "cache",
+            "push",
+            "--to",
+            dest.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            path,
+        ])
+    };
 
-    let wrong_key = strata(&[
-        "nix",
-        "cache",
-        "push",
-        "--to",
-        dest.to_str().unwrap(),
-        "--key",
-        public_file.to_str().unwrap(),
-        &out,
-    ]);
+    let wrong_key = push_to_dest(&public_file, &out);
     assert!(!wrong_key.status.success());
     let err = text(&wrong_key.stderr);
     assert!(
@@ -393,16 +396,7 @@ fn bad_input_is_refused_before_anything_is_written() {
         "{err}"
     );
 
-    let not_store = strata(&[
-        "nix",
-        "cache",
-        "push",
-        "--to",
-        dest.to_str().unwrap(),
-        "--key",
-        cache.secret.to_str().unwrap(),
-        tmp.path().to_str().unwrap(),
-    ]);
+    let not_store = push_to_dest(&cache.secret, tmp.path().to_str().unwrap());
     assert!(!not_store.status.success());
     assert!(
         text(&not_store.stderr).contains("not a Nix store path"),
@@ -411,16 +405,7 @@ fn bad_input_is_refused_before_anything_is_written() {
     );
 
     let inside = format!("{out}/bin/app");
-    let sub = strata(&[
-        "nix",
-        "cache",
-        "push",
-        "--to",
-        dest.to_str().unwrap(),
-        "--key",
-        cache.secret.to_str().unwrap(),
-        &inside,
-    ]);
+    let sub = push_to_dest(&cache.secret, &inside);
     assert!(!sub.status.success());
     assert!(
         text(&sub.stderr).contains("inside a store path"),

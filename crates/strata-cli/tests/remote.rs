@@ -83,6 +83,12 @@ fn start_redis(w: &World) -> (Server, String) {
     (s, format!("redis://127.0.0.1:{port}/0?prefix=team"))
 }
 
+/// A remote problem costs the build exactly one warning.
+#[track_caller]
+fn assert_one_warning(stderr: &str) {
+    assert_eq!(stderr.matches("warning: strata").count(), 1, "{stderr}");
+}
+
 /// Starts `c` quietly and waits until it listens on `port`.
 fn start_server(mut c: Command, what: &str, port: u16) -> Server {
     let child = c
@@ -362,12 +368,7 @@ fn remotes_are_read_in_order() {
     // An edit makes B save a new layer: without a key, one warning, and the build succeeds.
     append(&cb.join("app/src/main.rs"), "\n// edited\n");
     let r = b.run(&cb, &["build"]).ok();
-    assert_eq!(
-        r.stderr.matches("warning: strata").count(),
-        1,
-        "{}",
-        r.stderr
-    );
+    assert_one_warning(&r.stderr);
     assert!(r.stderr.contains("no signing key"), "{}", r.stderr);
 }
 
@@ -485,12 +486,7 @@ fn serve_refuses_a_push_without_the_token() {
     let ca = w2.checkout("a");
     let r = a.run(&ca, &["build"]).ok();
     assert!(r.stderr.contains("401"), "{}", r.stderr);
-    assert_eq!(
-        r.stderr.matches("warning: strata").count(),
-        1,
-        "{}",
-        r.stderr
-    );
+    assert_one_warning(&r.stderr);
     assert_eq!(run_fx(&ca, "debug"), EXPECTED);
     assert!(!served.join("refs").exists(), "nothing was pushed");
     assert!(!served.join("blobs").exists(), "nothing was pushed");
@@ -623,12 +619,7 @@ fn a_remote_that_is_down_is_one_warning() {
     a.keygen("team-a");
     let ca = w.checkout("a");
     let r = a.run(&ca, &["build"]).ok();
-    assert_eq!(
-        r.stderr.matches("warning: strata").count(),
-        1,
-        "{}",
-        r.stderr
-    );
+    assert_one_warning(&r.stderr);
     assert_eq!(run_fx(&ca, "debug"), EXPECTED);
     // `strata remote check` names the remote that does not answer.
     let r = a.run(&ca, &["remote", "check"]);
@@ -666,12 +657,7 @@ fn a_remote_that_hangs_is_one_warning() {
     a.keygen("team-a");
     let ca = w.checkout("a");
     let r = a.run(&ca, &["build"]).ok();
-    assert_eq!(
-        r.stderr.matches("warning: strata").count(),
-        1,
-        "{}",
-        r.stderr
-    );
+    assert_one_warning(&r.stderr);
     assert!(
         r.stderr.contains("timed out") || r.stderr.contains("timeout"),
         "{}",
@@ -724,7 +710,7 @@ fn killing_the_server_mid_push_and_mid_pull_never_fails_a_build() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("warning: strata").count(), 1, "{stderr}");
+    assert_one_warning(&stderr);
     assert!(!served.join("refs/deps").exists(), "the push was cut short");
     assert_eq!(run_fx(&ca, "debug"), EXPECTED);
     a.verify_store();
