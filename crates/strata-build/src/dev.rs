@@ -69,6 +69,7 @@ pub fn restore(
     rep: &Reporter,
 ) -> Result<DevRestore, SessionError> {
     let s = Session::prepare(cmd, opts, rep)?;
+    rep.detail("workspace, toolchain and keys read");
     let _lock = match s.store.lock_shared() {
         Ok(l) => Some(l),
         Err(e) => {
@@ -98,11 +99,10 @@ pub fn restore(
             if Path::new(&saved_root) != s.ws.root {
                 out.saved_elsewhere = Some(saved_root);
             } else {
-                let before = count_incremental(&s);
                 if let Some(stats) =
                     restore_into(&s, &s.ws.target_dir, &m, rep, &mut summary, "dev layer")
                 {
-                    out.incremental_dirs = count_incremental(&s).saturating_sub(before);
+                    out.incremental_dirs = stats.incremental_dirs;
                     out.incremental_bytes = stats.bytes;
                     if out.incremental_dirs > 0 && stats.units_restored == 0 {
                         summary.restored_layers += 1;
@@ -110,27 +110,16 @@ pub fn restore(
                     }
                 }
                 let _ = s.store.touch_manifest(&id);
+                rep.detail(&format!(
+                    "dev layer: incremental state of {} crate(s)",
+                    out.incremental_dirs
+                ));
             }
         }
     }
     print_summary(rep, &summary);
     out.summary = summary;
     Ok(out)
-}
-
-fn count_incremental(s: &Session) -> usize {
-    strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))
-        .map(|scan| {
-            scan.files
-                .iter()
-                .filter_map(|f| match &f.group {
-                    Group::Incremental { profile, dir } => Some((profile.clone(), dir.clone())),
-                    _ => None,
-                })
-                .collect::<std::collections::HashSet<_>>()
-                .len()
-        })
-        .unwrap_or(0)
 }
 
 /// Save the incremental state of the target dir as a dev layer (after a successful build in dev

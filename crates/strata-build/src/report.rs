@@ -28,10 +28,12 @@ impl Reporter {
         }
     }
 
-    /// Only with `-v`.
+    /// Only with `-v`; prefixed with the time since strata started, so `-v` shows where the
+    /// time goes.
     pub fn detail(&self, msg: &str) {
         if self.verbosity == Verbosity::Verbose {
-            eprintln!("{:>12} {msg}", "Strata");
+            let t = self.started.elapsed().as_secs_f64();
+            eprintln!("{:>12} [{t:.3}s] {msg}", "Strata");
         }
     }
 

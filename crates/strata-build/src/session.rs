@@ -123,7 +123,16 @@ impl Session {
             meta_args.extend(["-Z".to_string(), z.clone()]);
         }
         let cargo = strata_cargo::cargo_bin();
-        let mut ws = Workspace::load(&cargo, &cwd, &meta_args, &envs)?;
+        // `cargo metadata` and the toolchain's `-vV` are independent processes: run together.
+        let (ws, toolchain) = std::thread::scope(|scope| {
+            let toolchain = scope.spawn(|| Toolchain::detect(&cwd));
+            let ws = Workspace::load(&cargo, &cwd, &meta_args, &envs);
+            let toolchain = toolchain
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (ws, toolchain)
+        });
+        let (mut ws, toolchain) = (ws?, toolchain?);
         if let Some(dir) = &cmd.target_dir {
             ws.target_dir = cwd.join(dir);
         }
@@ -132,7 +141,6 @@ impl Session {
             None => Store::default_root()?,
         };
         let store = Store::open(store_root)?;
-        let toolchain = Toolchain::detect(&cwd)?;
         let skeleton = Skeleton::from_metadata(&ws.metadata)?;
         let env: Vec<(String, String)> = std::env::vars()
             .filter(|(k, _)| strata_key::is_key_env(k))

@@ -161,24 +161,6 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
             l => format!("using {} ({})", l.name(), l.rustflags().join(" ")),
         },
     );
-    // The toolchain and tools, briefly; `strata doctor` has the full list.
-    match strata_dev::doctor::check(
-        &std::env::current_dir().unwrap_or_default(),
-        &s.root,
-        &s.host,
-    ) {
-        Ok(findings) => {
-            for f in findings.iter().filter(|f| f.status != Status::Ok) {
-                let fix = f
-                    .fix
-                    .as_deref()
-                    .map(|x| format!(" (fix: {x})"))
-                    .unwrap_or_default();
-                rep.status("Doctor", &format!("{} {}{fix}", f.name, f.status.label()));
-            }
-        }
-        Err(e) => rep.warn(&format!("could not check the tools: {e}")),
-    }
     if a.write {
         let settings = DevSettings {
             host: s.host.clone(),
@@ -204,6 +186,15 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         // SAFETY: strata is single-threaded here; no thread has been started yet.
         unsafe { std::env::set_var(k, v) };
     }
+    // The doctor only runs tools (cargo -V, mold --version, …): it runs beside the restore.
+    let doctor = {
+        let (cwd, root, host) = (
+            std::env::current_dir().unwrap_or_default(),
+            s.root.clone(),
+            s.host.clone(),
+        );
+        std::thread::spawn(move || strata_dev::doctor::check(&cwd, &root, &host))
+    };
     let opts = Options {
         store: cli.store.clone(),
         ..Options::default()
@@ -239,6 +230,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
             Err(e) => rep.warn(&format!("{e}; nothing restored")),
         }
     }
+    report_doctor(&rep, doctor.join());
     if a.save {
         let code = strata_build::run(&build, &opts, &rep);
         if code != 0 {
@@ -255,6 +247,27 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The toolchain and tools, briefly: only what is not fine (`strata doctor` has the full list).
+fn report_doctor(
+    rep: &Reporter,
+    findings: std::thread::Result<Result<Vec<strata_dev::doctor::Finding>, strata_dev::DevError>>,
+) {
+    match findings {
+        Ok(Ok(findings)) => {
+            for f in findings.iter().filter(|f| f.status != Status::Ok) {
+                let fix = f
+                    .fix
+                    .as_deref()
+                    .map(|x| format!(" (fix: {x})"))
+                    .unwrap_or_default();
+                rep.status("Doctor", &format!("{} {}{fix}", f.name, f.status.label()));
+            }
+        }
+        Ok(Err(e)) => rep.warn(&format!("could not check the tools: {e}")),
+        Err(_) => rep.warn("could not check the tools: the check panicked"),
+    }
 }
 
 fn env_flags(a: &SetupArgs) -> String {

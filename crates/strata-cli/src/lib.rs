@@ -702,6 +702,13 @@ fn store(cli: &Cli, cmd: &StoreCommand) -> ExitCode {
                         human_bytes(r.bytes_after),
                         human_bytes(r.bytes_before)
                     );
+                    if r.removed_linked > 0 {
+                        println!(
+                            "removed {} linked copies no checkout uses ({})",
+                            r.removed_linked,
+                            human_bytes(r.removed_linked_bytes)
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e.to_string()),

@@ -106,6 +106,19 @@ fn dev_layers_make_plain_cargo_fresh_in_a_new_clone() {
     );
     let edit = cmd(&w, "cargo", &a, &["build"], &env).ok();
     assert_eq!(edit.compiled(), ["fx-app", "fx-core"], "{}", edit.stderr);
+    // The incremental state came as hardlinks to the store's linked copies; rustc replaced
+    // what it changed and wrote nothing through them (verify checks each copy's mtime and
+    // bytes).
+    let linked: Vec<String> = linked_into_store(&w, &a.join("target"))
+        .into_iter()
+        .filter(|p| p.starts_with("debug/incremental/"))
+        .collect();
+    assert!(
+        !linked.is_empty(),
+        "unchanged incremental files stay linked"
+    );
+    let verify = strata(&w, &a, &["store", "verify"], &[]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 
     // A clone at another path: the crate layer makes it warm; rustc would ignore incremental
     // state saved elsewhere, so strata does not restore it and says so.

@@ -633,3 +633,135 @@ fn directory_in_rerun_if_changed_stays_fresh_in_a_clone_until_its_listing_change
         r.stderr
     );
 }
+
+#[test]
+fn restored_rlibs_are_hardlinks_that_rebuilds_replace_and_never_write_through() {
+    let w = World::new();
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+
+    let b = w.checkout("b");
+    let r = w.strata(&b, &["build", "-v"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    let target = b.join("target");
+    let linked = linked_into_store(&w, &target);
+    assert!(
+        linked.iter().any(|p| p.ends_with(".rlib")) && linked.iter().any(|p| p.ends_with(".rmeta")),
+        "rlibs and rmetas are hardlinks to the store: {linked:?}"
+    );
+    // Only what rustc replaces (and cargo's uplifted links to it, `debug/libfx_core.rlib`):
+    // never dep-info (rewritten in place), fingerprints, build script output or linker outputs
+    // (mold writes those in place).
+    for p in &linked {
+        let in_deps_or_uplifted = p.starts_with("debug/deps/") || p.matches('/').count() == 1;
+        assert!(
+            in_deps_or_uplifted && (p.ends_with(".rlib") || p.ends_with(".rmeta")),
+            "{p} must be a copy"
+        );
+    }
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+
+    // Make cargo rebuild a dependency in place (same unit, same file names): its fingerprint
+    // hash no longer matches. rustc writes new files; the store's copies stay as they were.
+    // (Both of itoa's units, build and check; `cargo build` rebuilds the first.)
+    let fingerprints: Vec<std::path::PathBuf> =
+        std::fs::read_dir(target.join("debug/.fingerprint"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("itoa-")
+            })
+            .map(|dir| dir.join("lib-itoa"))
+            .collect();
+    assert_eq!(fingerprints.len(), 2, "{fingerprints:?}");
+    for fp in fingerprints {
+        std::fs::write(&fp, "0000000000000000").unwrap();
+    }
+    // And an edit in the workspace's deepest member: its rlib (restored as a link) is rebuilt.
+    append(&b.join("util/src/lib.rs"), "\npub fn extra() {}\n");
+    let r = w.strata(&b, &["build"]).ok();
+    assert_eq!(
+        r.compiled(),
+        vec!["fx-app", "fx-core", "fx-util", "itoa"],
+        "{}",
+        r.stderr
+    );
+    // Files of the units rebuilt (those with an rlib: not the check units) are new files.
+    let still: Vec<String> = linked_into_store(&w, &target)
+        .into_iter()
+        .filter(|p| p.contains("libitoa-") || p.contains("libfx_util-"))
+        .filter(|p| {
+            let stem = p.trim_end_matches(".rmeta").trim_end_matches(".rlib");
+            target.join(format!("{stem}.rlib")).exists()
+        })
+        .collect();
+    assert_eq!(still, Vec::<String>::new(), "rebuilt files are new files");
+    let verify = w.strata(&b, &["store", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    assert!(
+        verify.stdout.contains("store is clean"),
+        "{}",
+        verify.stdout
+    );
+
+    // The linked copies still restore a correct checkout.
+    let c = w.checkout("c");
+    let r = w.strata(&c, &["build", "-v"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert_eq!(run_fx(&c, "debug"), EXPECTED);
+
+    // STRATA_LINK=0 copies every file.
+    let d = w.checkout("d");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.arg("build").env("STRATA_LINK", "0");
+    w.prepare(&mut cmd, &d);
+    finish(cmd).ok();
+    assert_eq!(
+        linked_into_store(&w, &d.join("target")),
+        Vec::<String>::new()
+    );
+
+    // gc drops linked copies no checkout uses any more, and only those.
+    // (Copies that only served as the source of a copy, e.g. of an executable, go at once.)
+    let copies = |w: &World| {
+        use std::os::unix::fs::MetadataExt;
+        walkdir::WalkDir::new(w.store.join("linked"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter(|e| e.metadata().is_ok_and(|m| m.nlink() > 1))
+            .count()
+    };
+    let before = copies(&w);
+    assert!(before > 0);
+    std::fs::remove_dir_all(&b).unwrap();
+    w.strata(&a, &["store", "gc", "--max-size", "10G"]).ok();
+    assert_eq!(copies(&w), before, "c still links every copy b did");
+    std::fs::remove_dir_all(&c).unwrap();
+    let gc = w.strata(&a, &["store", "gc", "--max-size", "10G"]).ok();
+    assert!(
+        gc.stdout
+            .contains(&format!("removed {before} linked copies no checkout uses")),
+        "{}",
+        gc.stdout
+    );
+    assert_eq!(copies(&w), 0);
+    assert_eq!(
+        walkdir::WalkDir::new(w.store.join("linked"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .count(),
+        0
+    );
+    let e = w.checkout("e");
+    let r = w.strata(&e, &["build", "-v"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert!(!linked_into_store(&w, &e.join("target")).is_empty());
+    let verify = w.strata(&a, &["store", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}

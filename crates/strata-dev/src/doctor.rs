@@ -38,7 +38,7 @@ pub struct Finding {
 /// The oldest cargo strata's dev loop is documented for (edition 2024, `build.incremental`).
 pub const MIN_CARGO_MINOR: u32 = 85;
 
-fn run(program: &str, args: &[&str], cwd: &Path) -> Option<(bool, String)> {
+fn run(program: &Path, args: &[&str], cwd: &Path) -> Option<(bool, String)> {
     let out = Command::new(program)
         .args(args)
         .current_dir(cwd)
@@ -55,7 +55,7 @@ fn run(program: &str, args: &[&str], cwd: &Path) -> Option<(bool, String)> {
     ))
 }
 
-fn tool(name: &str, program: &str, args: &[&str], cwd: &Path, fix: &str) -> Finding {
+fn tool(name: &str, program: &Path, args: &[&str], cwd: &Path, fix: &str) -> Finding {
     match run(program, args, cwd) {
         Some((true, version)) => Finding {
             name: name.into(),
@@ -72,13 +72,58 @@ fn tool(name: &str, program: &str, args: &[&str], cwd: &Path, fix: &str) -> Find
         None => Finding {
             name: name.into(),
             status: Status::Missing,
-            detail: format!("`{program}` is not on PATH"),
+            detail: format!("`{}` is not on PATH", program.display()),
             fix: Some(fix.into()),
         },
     }
 }
 
 /// Cargo config files that apply in `cwd` (nearest first), then the cargo home's.
+/// rust-analyzer, without asking rustup's proxy when the component is absent (slow): the
+/// component lives in the toolchain's sysroot.
+fn rust_analyzer(cwd: &Path) -> Finding {
+    let fix = "rustup component add rust-analyzer";
+    let name = "rust-analyzer";
+    let Some(found) = on_path("rust-analyzer") else {
+        return tool(name, Path::new(name), &["--version"], cwd, fix);
+    };
+    if !is_rustup_proxy(&found) {
+        return tool(name, &found, &["--version"], cwd, fix);
+    }
+    let in_sysroot = run(Path::new("rustc"), &["--print", "sysroot"], cwd)
+        .filter(|(ok, _)| *ok)
+        .map(|(_, root)| PathBuf::from(root).join("bin").join(name))
+        .filter(|p| p.is_file());
+    match in_sysroot {
+        Some(bin) => tool(name, &bin, &["--version"], cwd, fix),
+        None => Finding {
+            name: name.into(),
+            status: Status::Missing,
+            detail: "not installed for this toolchain (rustup's proxy is on PATH)".into(),
+            fix: Some(fix.into()),
+        },
+    }
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// rustup installs its proxies as links to itself.
+fn is_rustup_proxy(program: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(rustup) = on_path("rustup") else {
+        return false;
+    };
+    match (std::fs::metadata(program), std::fs::metadata(&rustup)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for dir in cwd.ancestors() {
@@ -244,7 +289,7 @@ fn wrapper_settings(cwd: &Path) -> Vec<(String, String)> {
 /// Run every check from `cwd` (the project dir).
 pub fn check(cwd: &Path, root: &Path, host: &str) -> Result<Vec<Finding>, DevError> {
     let mut out = Vec::new();
-    out.push(match run("cargo", &["-V"], cwd) {
+    out.push(match run(Path::new("cargo"), &["-V"], cwd) {
         Some((true, v)) => {
             let minor = v
                 .split_whitespace()
@@ -273,34 +318,45 @@ pub fn check(cwd: &Path, root: &Path, host: &str) -> Result<Vec<Finding>, DevErr
             fix: Some("install Rust with rustup: https://rustup.rs".into()),
         },
     });
-    out.push(tool(
-        "mold",
-        "mold",
-        &["--version"],
-        cwd,
-        "sudo apt-get install mold   (or your system's package manager)",
-    ));
-    out.push(tool(
-        "lld",
-        "ld.lld",
-        &["--version"],
-        cwd,
-        "sudo apt-get install lld   (optional: rustc already links with its bundled rust-lld on x86_64 Linux)",
-    ));
-    out.push(tool(
-        "rust-analyzer",
-        "rust-analyzer",
-        &["--version"],
-        cwd,
-        "rustup component add rust-analyzer",
-    ));
-    out.push(tool(
-        "cargo-nextest",
-        "cargo",
-        &["nextest", "--version"],
-        cwd,
-        "cargo install --locked cargo-nextest",
-    ));
+    // The tools answer in their own time (rustup's proxy takes ~0.2 s to say a component is
+    // missing): asked all at once.
+    std::thread::scope(|scope| {
+        let checks = [
+            scope.spawn(|| {
+                tool(
+                    "mold",
+                    Path::new("mold"),
+                    &["--version"],
+                    cwd,
+                    "sudo apt-get install mold   (or your system's package manager)",
+                )
+            }),
+            scope.spawn(|| {
+                tool(
+                    "lld",
+                    Path::new("ld.lld"),
+                    &["--version"],
+                    cwd,
+                    "sudo apt-get install lld   (optional: rustc already links with its bundled rust-lld on x86_64 Linux)",
+                )
+            }),
+            scope.spawn(|| rust_analyzer(cwd)),
+            scope.spawn(|| {
+                tool(
+                    "cargo-nextest",
+                    Path::new("cargo"),
+                    &["nextest", "--version"],
+                    cwd,
+                    "cargo install --locked cargo-nextest",
+                )
+            }),
+        ];
+        for c in checks {
+            if let Ok(f) = c.join() {
+                out.push(f);
+            }
+        }
+    });
     let nextest_cfg = root.join(".config").join("nextest.toml");
     out.push(
         match std::fs::read_to_string(&nextest_cfg).map(|t| crate::nextest::has_quick_profile(&t)) {

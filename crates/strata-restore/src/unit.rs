@@ -1,8 +1,8 @@
 //! Restoring a layer's units.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use strata_layer::Group;
@@ -19,6 +19,8 @@ pub struct RestoreStats {
     pub units_failed: usize,
     pub files: usize,
     pub bytes: u64,
+    /// Incremental dirs (one per crate and session) restored.
+    pub incremental_dirs: usize,
     /// Newest mtime among restored files.
     pub newest: Option<strata_store::FileTime>,
     /// One line per problem (corrupt blob, unsafe path): shown as one warning by the caller.
@@ -59,13 +61,21 @@ pub fn restore_layer(
             Group::Ignored => {}
         }
     }
-    let safe_dirs = SafeDirs::new(target);
+    let w = Writer {
+        store,
+        target,
+        safe_dirs: SafeDirs::new(target),
+        progress,
+        link: AtomicBool::new(linking_wanted()),
+    };
     let results: Vec<UnitOutcome> = units
         .par_iter()
-        .map(|(_, entries)| restore_unit(store, target, entries, &safe_dirs, progress))
+        .map(|(_, entries)| w.restore_unit(entries))
         .collect();
     let mut stats = RestoreStats::default();
-    let mut restored_blobs: HashSet<ObjectId> = HashSet::new();
+    // Blob → the files restored with it now (path in the target dir, mtime).
+    let mut restored_blobs: HashMap<ObjectId, Vec<(String, strata_store::FileTime)>> =
+        HashMap::new();
     for r in results {
         match r {
             UnitOutcome::Present => stats.units_present += 1,
@@ -79,7 +89,9 @@ pub fn restore_layer(
                 stats.files += files;
                 stats.bytes += bytes;
                 stats.newest = stats.newest.max(newest);
-                restored_blobs.extend(blobs);
+                for (blob, path, mtime) in blobs {
+                    restored_blobs.entry(blob).or_default().push((path, mtime));
+                }
             }
             UnitOutcome::Failed(why) => {
                 stats.units_failed += 1;
@@ -88,16 +100,23 @@ pub fn restore_layer(
         }
     }
     // Uplifted copies only for units restored now: an uplifted file from a layer next to a unit
-    // that was already there could be a different build of it.
+    // that was already there could be a different build of it. Cargo hardlinks an uplifted file
+    // to its unit's output (`debug/rg` → `debug/deps/rg-…`); so do we when the layer says they
+    // were one file (same blob, same mtime), which halves the bytes of a binary crate.
     for e in uplifted {
-        let wanted = match &e.kind {
-            EntryKind::File { blob, .. } => restored_blobs.contains(blob),
-            _ => false,
+        let EntryKind::File { blob, .. } = &e.kind else {
+            continue;
         };
-        if !wanted {
+        let Some(restored) = restored_blobs.get(blob) else {
+            continue;
+        };
+        if let Some((src, _)) = restored.iter().find(|(_, mtime)| *mtime == e.mtime)
+            && w.link_entry(src, e).is_ok()
+        {
+            stats.files += 1;
             continue;
         }
-        match write_entries(store, target, &[e], &safe_dirs, progress) {
+        match w.write_entries(&[e]) {
             Ok(w) => {
                 stats.files += w.files;
                 stats.bytes += w.bytes;
@@ -105,13 +124,20 @@ pub fn restore_layer(
             Err(why) => stats.problems.push(why),
         }
     }
-    for ((profile, dir), entries) in incremental {
-        let dest = target.join(&profile).join("incremental").join(&dir);
-        if dest.exists() {
-            continue;
-        }
-        match write_entries(store, target, &entries, &safe_dirs, progress) {
+    // Incremental dirs are independent of each other: restored in parallel, as units are.
+    let absent: Vec<&Vec<&Entry>> = incremental
+        .iter()
+        .filter(|((profile, dir), _)| !target.join(profile).join("incremental").join(dir).exists())
+        .map(|(_, entries)| entries)
+        .collect();
+    let written: Vec<Result<Written, String>> = absent
+        .par_iter()
+        .map(|entries| w.write_entries(entries))
+        .collect();
+    for w in written {
+        match w {
             Ok(w) => {
+                stats.incremental_dirs += 1;
                 stats.files += w.files;
                 stats.bytes += w.bytes;
             }
@@ -127,41 +153,9 @@ enum UnitOutcome {
         files: usize,
         bytes: u64,
         newest: Option<strata_store::FileTime>,
-        blobs: Vec<ObjectId>,
+        blobs: Vec<(ObjectId, String, strata_store::FileTime)>,
     },
     Failed(String),
-}
-
-fn restore_unit(
-    store: &Store,
-    target: &Path,
-    entries: &[&Entry],
-    safe_dirs: &SafeDirs,
-    progress: &(dyn Fn(u64) + Sync),
-) -> UnitOutcome {
-    // The fingerprint dir is how cargo (and we) know a unit exists.
-    let Some(fp_dir) = entries.iter().find_map(|e| fingerprint_dir(&e.path)) else {
-        return UnitOutcome::Failed(format!(
-            "unit of {} has no fingerprint in the layer; skipped",
-            entries.first().map(|e| e.path.as_str()).unwrap_or("?")
-        ));
-    };
-    if target.join(&fp_dir).exists() {
-        return UnitOutcome::Present;
-    }
-    let (fingerprints, rest): (Vec<&Entry>, Vec<&Entry>) =
-        entries.iter().partition(|e| e.path.starts_with(&fp_dir));
-    // Outputs first, fingerprint last: the fingerprint is the commit point.
-    let ordered: Vec<&Entry> = rest.into_iter().chain(fingerprints).collect();
-    match write_entries(store, target, &ordered, safe_dirs, progress) {
-        Ok(w) => UnitOutcome::Restored {
-            files: w.files,
-            bytes: w.bytes,
-            newest: w.newest,
-            blobs: w.blobs,
-        },
-        Err(why) => UnitOutcome::Failed(why),
-    }
 }
 
 /// `release/.fingerprint/foo-0123456789abcdef/lib-foo` → `release/.fingerprint/foo-0123456789abcdef`.
@@ -176,83 +170,234 @@ struct Written {
     files: usize,
     bytes: u64,
     newest: Option<strata_store::FileTime>,
-    blobs: Vec<ObjectId>,
+    /// Each file written: its blob, path in the target dir and mtime.
+    blobs: Vec<(ObjectId, String, strata_store::FileTime)>,
 }
 
-/// Write all entries to temporary names, then rename them into place in order. On any failure,
-/// remove what was written and report why; nothing partial is left under a final name.
-fn write_entries(
-    store: &Store,
-    target: &Path,
-    entries: &[&Entry],
-    safe_dirs: &SafeDirs,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Written, String> {
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(entries.len());
-    let cleanup = |staged: &[(PathBuf, PathBuf)]| {
-        for (tmp, _) in staged {
-            let _ = std::fs::remove_file(tmp);
+/// Files rustc replaces (new file, then rename; or unlink first) and never writes in place:
+/// these may be hardlinks to the store's linked copies. Checked against rustc 1.95 and the
+/// linkers: `.d` files are rewritten in place, and mold writes executables and `.so` in place.
+fn linkable(path: &str) -> bool {
+    if matches!(strata_layer::classify(path), Group::Incremental { .. }) {
+        return true;
+    }
+    let mut parts = path.rsplit('/');
+    let (Some(name), Some("deps")) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    name.ends_with(".rlib") || name.ends_with(".rmeta")
+}
+
+/// Large files that are copied rather than linked (executables, proc macros) are copied from a
+/// linked copy from this size on; smaller ones are decompressed, which costs less than a copy.
+const COPY_LINKED_MIN: u64 = 1 << 20;
+
+/// Hardlinks from the store unless `STRATA_LINK=0`, and never inside a Nix build: there the
+/// store is an input from /nix/store, which nothing may link into a writable build dir.
+fn linking_wanted() -> bool {
+    std::env::var_os("NIX_BUILD_TOP").is_none()
+        && std::env::var("STRATA_LINK").map_or(true, |v| v != "0")
+}
+
+/// Everything one restore writes with.
+struct Writer<'a> {
+    store: &'a Store,
+    target: &'a Path,
+    safe_dirs: SafeDirs,
+    progress: &'a (dyn Fn(u64) + Sync),
+    /// Cleared at the first link that fails for a reason of the filesystem (store on another
+    /// device, read-only store): every later file is copied without trying.
+    link: AtomicBool,
+}
+
+impl Writer<'_> {
+    fn restore_unit(&self, entries: &[&Entry]) -> UnitOutcome {
+        // The fingerprint dir is how cargo (and we) know a unit exists.
+        let Some(fp_dir) = entries.iter().find_map(|e| fingerprint_dir(&e.path)) else {
+            return UnitOutcome::Failed(format!(
+                "unit of {} has no fingerprint in the layer; skipped",
+                entries.first().map(|e| e.path.as_str()).unwrap_or("?")
+            ));
+        };
+        if self.target.join(&fp_dir).exists() {
+            return UnitOutcome::Present;
         }
-    };
-    let mut written = Written {
-        files: 0,
-        bytes: 0,
-        newest: None,
-        blobs: Vec::new(),
-    };
-    for e in entries {
-        let dest = target.join(&e.path);
-        let staged_one = (|| -> Result<Option<PathBuf>, RestoreError> {
-            let Some(parent) = dest.parent() else {
-                return Ok(None);
-            };
-            safe_dirs.ensure(parent)?;
-            let tmp = tmp_path(&dest);
-            match &e.kind {
-                EntryKind::Dir => {
-                    std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+        let (fingerprints, rest): (Vec<&Entry>, Vec<&Entry>) =
+            entries.iter().partition(|e| e.path.starts_with(&fp_dir));
+        // Outputs first, fingerprint last: the fingerprint is the commit point.
+        let ordered: Vec<&Entry> = rest.into_iter().chain(fingerprints).collect();
+        match self.write_entries(&ordered) {
+            Ok(w) => UnitOutcome::Restored {
+                files: w.files,
+                bytes: w.bytes,
+                newest: w.newest,
+                blobs: w.blobs,
+            },
+            Err(why) => UnitOutcome::Failed(why),
+        }
+    }
+
+    /// Write all entries to temporary names, then rename them into place in order. On any
+    /// failure, remove what was written and report why; nothing partial is left under a final
+    /// name.
+    fn write_entries(&self, entries: &[&Entry]) -> Result<Written, String> {
+        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(entries.len());
+        let cleanup = |staged: &[(PathBuf, PathBuf)]| {
+            for (tmp, _) in staged {
+                let _ = std::fs::remove_file(tmp);
+            }
+        };
+        let mut written = Written {
+            files: 0,
+            bytes: 0,
+            newest: None,
+            blobs: Vec::new(),
+        };
+        // Executables staged so far: cargo hardlinks `build-script-build` to
+        // `build_script_build-<hash>`; so do we.
+        let mut executables: Vec<(ObjectId, strata_store::FileTime, PathBuf)> = Vec::new();
+        for e in entries {
+            let dest = self.target.join(&e.path);
+            let staged_one = (|| -> Result<Option<PathBuf>, RestoreError> {
+                let Some(parent) = dest.parent() else {
                     return Ok(None);
-                }
-                EntryKind::File {
-                    blob,
-                    size,
-                    executable,
-                } => {
-                    store.restore_blob(blob, &tmp)?;
-                    if *executable {
-                        use std::os::unix::fs::PermissionsExt;
-                        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-                            .map_err(io_err(&tmp))?;
+                };
+                self.safe_dirs.ensure(parent)?;
+                let tmp = tmp_path(&dest);
+                match &e.kind {
+                    EntryKind::Dir => {
+                        std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
+                        return Ok(None);
                     }
-                    written.bytes += size;
-                    written.blobs.push(*blob);
-                    progress(*size);
+                    EntryKind::File {
+                        blob,
+                        size,
+                        executable,
+                    } => {
+                        let twin = executables
+                            .iter()
+                            .find(|(b, t, _)| b == blob && *t == e.mtime)
+                            .and_then(|(_, _, p)| std::fs::hard_link(p, &tmp).ok());
+                        let linked =
+                            twin.is_some() || self.try_link(e, blob, *size, *executable, &tmp);
+                        if !linked {
+                            if !self.try_copy_linked(e, blob, *size, *executable, &tmp) {
+                                self.store.restore_blob(blob, &tmp)?;
+                            }
+                            if *executable {
+                                use std::os::unix::fs::PermissionsExt;
+                                std::fs::set_permissions(
+                                    &tmp,
+                                    std::fs::Permissions::from_mode(0o755),
+                                )
+                                .map_err(io_err(&tmp))?;
+                            }
+                            set_mtime(&tmp, e.mtime).map_err(io_err(&tmp))?;
+                        }
+                        if *executable && twin.is_none() {
+                            executables.push((*blob, e.mtime, tmp.clone()));
+                        }
+                        written.bytes += size;
+                        written.blobs.push((*blob, e.path.clone(), e.mtime));
+                        (self.progress)(*size);
+                        return Ok(Some(tmp));
+                    }
+                    EntryKind::Symlink { target: link } => {
+                        std::os::unix::fs::symlink(link, &tmp).map_err(io_err(&tmp))?;
+                    }
                 }
-                EntryKind::Symlink { target: link } => {
-                    std::os::unix::fs::symlink(link, &tmp).map_err(io_err(&tmp))?;
+                set_mtime(&tmp, e.mtime).map_err(io_err(&tmp))?;
+                Ok(Some(tmp))
+            })();
+            match staged_one {
+                Ok(Some(tmp)) => staged.push((tmp, dest)),
+                Ok(None) => {}
+                Err(err) => {
+                    cleanup(&staged);
+                    return Err(format!("{}: {err}", e.path));
                 }
             }
-            set_mtime(&tmp, e.mtime).map_err(io_err(&tmp))?;
-            Ok(Some(tmp))
-        })();
-        match staged_one {
-            Ok(Some(tmp)) => staged.push((tmp, dest)),
-            Ok(None) => {}
+            written.newest = written.newest.max(Some(e.mtime));
+        }
+        for (i, (tmp, dest)) in staged.iter().enumerate() {
+            if let Err(err) = std::fs::rename(tmp, dest) {
+                cleanup(&staged[i..]);
+                return Err(format!("{}: {err}", dest.display()));
+            }
+            written.files += 1;
+        }
+        Ok(written)
+    }
+
+    /// Put a linkable file at `tmp` as a hardlink to the store's linked copy; false when it is
+    /// not linkable, or linking is off or failed (the caller copies).
+    fn try_link(
+        &self,
+        e: &Entry,
+        blob: &ObjectId,
+        size: u64,
+        executable: bool,
+        tmp: &Path,
+    ) -> bool {
+        if !self.link.load(Ordering::Relaxed) || !linkable(&e.path) {
+            return false;
+        }
+        match self.store.link_blob(blob, size, e.mtime, executable, tmp) {
+            Ok(()) => true,
+            Err(strata_store::StoreError::Io { .. }) => {
+                self.link.store(false, Ordering::Relaxed);
+                false
+            }
+            // A corrupt or missing blob: the copy reports it.
+            Err(_) => false,
+        }
+    }
+
+    /// Copy a large file that must not be a hardlink from the store's linked copy (no
+    /// decompression, no hashing: the kernel copies); false when linking is off or this failed.
+    fn try_copy_linked(
+        &self,
+        e: &Entry,
+        blob: &ObjectId,
+        size: u64,
+        executable: bool,
+        tmp: &Path,
+    ) -> bool {
+        if !self.link.load(Ordering::Relaxed) || size < COPY_LINKED_MIN {
+            return false;
+        }
+        match self
+            .store
+            .copy_blob_via_linked(blob, size, e.mtime, executable, tmp)
+        {
+            Ok(()) => true,
             Err(err) => {
-                cleanup(&staged);
-                return Err(format!("{}: {err}", e.path));
+                if matches!(err, strata_store::StoreError::Io { .. }) {
+                    self.link.store(false, Ordering::Relaxed);
+                }
+                let _ = std::fs::remove_file(tmp);
+                false
             }
         }
-        written.newest = written.newest.max(Some(e.mtime));
     }
-    for (i, (tmp, dest)) in staged.iter().enumerate() {
-        if let Err(err) = std::fs::rename(tmp, dest) {
-            cleanup(&staged[i..]);
-            return Err(format!("{}: {err}", dest.display()));
+
+    /// Put `e` in place as a hardlink to `src` (a file restored now, relative to the target
+    /// dir): through a temporary name and a rename, as every restored file.
+    fn link_entry(&self, src: &str, e: &Entry) -> Result<(), RestoreError> {
+        let dest = self.target.join(&e.path);
+        if let Some(parent) = dest.parent() {
+            self.safe_dirs.ensure(parent)?;
         }
-        written.files += 1;
+        let tmp = tmp_path(&dest);
+        std::fs::hard_link(self.target.join(src), &tmp).map_err(io_err(&tmp))?;
+        std::fs::rename(&tmp, &dest).map_err(|err| {
+            let _ = std::fs::remove_file(&tmp);
+            RestoreError::Io {
+                path: dest.clone(),
+                source: err,
+            }
+        })
     }
-    Ok(written)
 }
 
 /// Creates directories under the target dir, refusing to go through a symlink: a target dir

@@ -6,7 +6,9 @@
 //!   blobs are restored by reflink where the filesystem supports it);
 //! * manifests: one layer (files under a target dir) as JSON, named by the
 //!   BLAKE3 of the JSON bytes, under `manifests/<xx>/<hex>.json.zst`;
-//! * refs: named pointers to manifests under `refs/<name>`.
+//! * refs: named pointers to manifests under `refs/<name>`;
+//! * linked copies: uncompressed copies of some blobs under `linked/`, hardlinked into
+//!   target dirs by restores (a cache; see [`Store::link_blob`]).
 //!
 //! Every object is written to `tmp/`, fsynced and renamed into place, so a
 //! crash never leaves a torn object under its final name. Many processes may
@@ -19,6 +21,7 @@
 
 mod error;
 mod id;
+mod linked;
 mod maint;
 mod manifest;
 mod size;

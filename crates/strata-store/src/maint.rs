@@ -64,7 +64,8 @@ pub struct VerifyReport {
     pub blobs_checked: u64,
     pub manifests_checked: u64,
     pub refs_checked: u64,
-    /// Blobs, manifests and ref files whose content is wrong.
+    pub linked_checked: u64,
+    /// Blobs, manifests, ref files and linked copies whose content is wrong.
     pub corrupt: Vec<CorruptObject>,
     /// Blobs a readable manifest needs that are not in the store.
     pub missing_blobs: Vec<MissingBlobRef>,
@@ -93,6 +94,10 @@ pub struct GcReport {
     pub freed_bytes: u64,
     pub bytes_before: u64,
     pub bytes_after: u64,
+    /// Linked copies removed (no target dir linked them, or their blob is gone); a cache
+    /// outside the budget, so not in the byte counts above.
+    pub removed_linked: u64,
+    pub removed_linked_bytes: u64,
 }
 
 /// One object file found by a scan.
@@ -429,6 +434,20 @@ impl Store {
                 }),
             }
         }
+
+        let linked = self.scan_linked()?;
+        report.linked_checked = linked.len() as u64;
+        for (l, res) in linked
+            .iter()
+            .zip(par_map(&linked, |l| self.check_linked(l)))
+        {
+            if let Some(reason) = res? {
+                report.corrupt.push(CorruptObject {
+                    path: l.path.clone(),
+                    reason: format!("linked copy: {reason}"),
+                });
+            }
+        }
         Ok(report)
     }
 
@@ -636,6 +655,20 @@ impl Store {
         }
         report.removed_blobs += blob_len.keys().filter(|id| unused(id)).count() as u64;
         report.bytes_after = total + tmp_left;
+
+        // 7. Linked copies no checkout links to (the target dirs that did were deleted), and
+        //    those of blobs that are gone. A checkout keeps its own link either way.
+        for l in self.scan_linked()? {
+            let blob_kept = l.id.is_some_and(|id| !unused(&id));
+            if l.nlink <= 1 || !blob_kept {
+                remove_file(&l.path)?;
+                if let Some(dir) = l.path.parent() {
+                    let _ = fs::remove_dir(dir);
+                }
+                report.removed_linked += 1;
+                report.removed_linked_bytes += l.len;
+            }
+        }
         Ok(report)
     }
 }

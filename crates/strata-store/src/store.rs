@@ -14,7 +14,15 @@ const MARKER: &str = "STRATA_STORE";
 const MARKER_CONTENT: &[u8] = b"strata store v1\n";
 /// Names `open` itself creates; a marker-less root holding only these is a
 /// store whose creation was interrupted, anything else is someone's directory.
-const LAYOUT_NAMES: &[&str] = &[MARKER, "blobs", "manifests", "refs", "tmp", "lock"];
+const LAYOUT_NAMES: &[&str] = &[
+    MARKER,
+    "blobs",
+    "manifests",
+    "refs",
+    "tmp",
+    "lock",
+    "linked",
+];
 
 pub(crate) const MANIFEST_SUFFIX: &str = ".json.zst";
 

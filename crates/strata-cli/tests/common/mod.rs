@@ -121,6 +121,30 @@ impl World {
     }
 }
 
+/// Files under `dir` (recursively) that share an inode with a linked copy in the store.
+pub fn linked_into_store(w: &World, dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let inodes: std::collections::HashSet<(u64, u64)> =
+        walkdir::WalkDir::new(w.store.join("linked"))
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .filter_map(|e| e.metadata().ok().map(|m| (m.dev(), m.ino())))
+            .collect();
+    let mut out: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            e.metadata()
+                .is_ok_and(|m| inodes.contains(&(m.dev(), m.ino())))
+        })
+        .map(|e| e.path().strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
 /// Runs `c` to completion and keeps what it printed.
 pub fn finish(mut c: Command) -> Run {
     let out: Output = c.output().expect("spawn");

@@ -1,0 +1,309 @@
+//! Linked copies: uncompressed copies of blobs under `linked/`, which a restore
+//! hardlinks into a target dir instead of writing the bytes again (a fresh clone or worktree
+//! then costs a `link()` per file, not a decompression).
+//!
+//! Only for files that rustc replaces (writes a new file and renames it, or unlinks first) and
+//! never writes in place: `.rlib`, `.rmeta` and incremental state. The caller picks them; see
+//! `strata-restore`. Linker outputs are not among them: mold writes its output in place, which
+//! would change every checkout linked to it.
+//!
+//! Hardlinks share content, mtime and mode, so a linked copy is named by blob id, mtime and
+//! mode: `linked/<xx>/<hex>-<secs>.<nanos>[-x]`. It is a cache, never trusted blindly: made by
+//! decompressing and re-hashing the blob, checked by size, mtime and mode before each use (a
+//! write in place changes the mtime), replaced when wrong, hashed by `verify`, and dropped by
+//! `gc` once no target dir links to it.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::io_at;
+use crate::{FileTime, ObjectId, Store, StoreError};
+
+/// The modes cargo's own files have. Not read-only: rustc refuses to run when an output path it
+/// may write (an incremental object it hardlinked into `deps/`) is read-only.
+const MODE: u32 = 0o644;
+const MODE_EXECUTABLE: u32 = 0o755;
+
+/// One linked copy found by a scan.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkedFile {
+    pub path: PathBuf,
+    pub id: Option<ObjectId>,
+    pub len: u64,
+    /// Hardlinks to it; 1 means no target dir uses it.
+    pub nlink: u64,
+}
+
+impl Store {
+    pub(crate) fn linked_dir(&self) -> PathBuf {
+        self.root().join("linked")
+    }
+
+    fn linked_path(&self, id: &ObjectId, mtime: FileTime, executable: bool) -> PathBuf {
+        let hex = id.to_hex();
+        let x = if executable { "-x" } else { "" };
+        self.linked_dir()
+            .join(&hex[..2])
+            .join(format!("{hex}-{}.{:09}{x}", mtime.secs, mtime.nanos))
+    }
+
+    /// Put blob `id` at `dest` (which must not exist) as a hardlink to its linked copy with this
+    /// mtime and mode, making the copy first if needed. An error means `dest` was not created:
+    /// the caller writes the file itself (e.g. the store is on another filesystem or read-only).
+    pub fn link_blob(
+        &self,
+        id: &ObjectId,
+        size: u64,
+        mtime: FileTime,
+        executable: bool,
+        dest: &Path,
+    ) -> Result<(), StoreError> {
+        let path = self.ensure_linked_copy(id, size, mtime, executable)?;
+        fs::hard_link(&path, dest).map_err(io_at(dest))
+    }
+
+    /// Write blob `id` to `dest` (created or truncated) by copying its linked copy, which the
+    /// kernel does without decompressing or hashing (and by reflink where the filesystem can):
+    /// for large files that must not be hardlinks (executables, which mold rewrites in place).
+    /// The caller sets the mtime. On error `dest` may be partial; the caller writes it again.
+    pub fn copy_blob_via_linked(
+        &self,
+        id: &ObjectId,
+        size: u64,
+        mtime: FileTime,
+        executable: bool,
+        dest: &Path,
+    ) -> Result<(), StoreError> {
+        let path = self.ensure_linked_copy(id, size, mtime, executable)?;
+        let copied = fs::copy(&path, dest).map_err(io_at(dest))?;
+        if copied != size {
+            return Err(StoreError::corrupt(
+                &path,
+                "linked copy changed while copying",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The linked copy of `id` with this mtime and mode, made (or made again, when something
+    /// changed it) from the blob.
+    fn ensure_linked_copy(
+        &self,
+        id: &ObjectId,
+        size: u64,
+        mtime: FileTime,
+        executable: bool,
+    ) -> Result<PathBuf, StoreError> {
+        let path = self.linked_path(id, mtime, executable);
+        match fs::symlink_metadata(&path) {
+            Ok(md) if matches_copy(&md, size, mtime, executable) => {}
+            Ok(_) => {
+                // Changed since it was made (written in place, touched): make it again.
+                fs::remove_file(&path).map_err(io_at(&path))?;
+                self.make_linked_copy(id, mtime, executable, &path)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.make_linked_copy(id, mtime, executable, &path)?;
+            }
+            Err(e) => return Err(StoreError::io(&path, e)),
+        }
+        Ok(path)
+    }
+
+    /// Decompress and re-hash the blob into a temp file, give it its mtime and mode, and rename
+    /// it to `path`.
+    fn make_linked_copy(
+        &self,
+        id: &ObjectId,
+        mtime: FileTime,
+        executable: bool,
+        path: &Path,
+    ) -> Result<(), StoreError> {
+        let (tmp, file) = self.create_tmp()?;
+        drop(file);
+        self.restore_blob(id, &tmp.path)?;
+        let mode = if executable { MODE_EXECUTABLE } else { MODE };
+        fs::set_permissions(&tmp.path, fs::Permissions::from_mode(mode))
+            .map_err(io_at(&tmp.path))?;
+        let t = filetime::FileTime::from_unix_time(mtime.secs, mtime.nanos);
+        filetime::set_file_times(&tmp.path, t, t).map_err(io_at(&tmp.path))?;
+        tmp.persist(path, false)
+    }
+
+    /// Every linked copy, with the blob id its name gives (`None` for a foreign name).
+    pub(crate) fn scan_linked(&self) -> Result<Vec<LinkedFile>, StoreError> {
+        let mut out = Vec::new();
+        let dir = self.linked_dir();
+        let fanouts = match fs::read_dir(&dir) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(StoreError::io(&dir, e)),
+        };
+        for fanout in fanouts {
+            let fanout = fanout.map_err(io_at(&dir))?;
+            let sub = fanout.path();
+            let Ok(entries) = fs::read_dir(&sub) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(md) = e.metadata() else { continue };
+                if !md.is_file() {
+                    continue;
+                }
+                let path = e.path();
+                out.push(LinkedFile {
+                    id: parse_name(&path).map(|(id, _, _)| id),
+                    path,
+                    len: md.len(),
+                    nlink: md.nlink(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Check a linked copy against its name: mtime and mode (a write in place changes the mtime,
+    /// even one that leaves the same bytes), then its content against the blob id.
+    pub(crate) fn check_linked(&self, l: &LinkedFile) -> Result<Option<String>, StoreError> {
+        let Some((id, mtime, executable)) = parse_name(&l.path) else {
+            return Ok(Some("not a linked copy's name".into()));
+        };
+        match fs::symlink_metadata(&l.path) {
+            Ok(md) if matches_copy(&md, l.len, mtime, executable) => {}
+            Ok(_) => return Ok(Some("changed since it was made (mtime or mode)".into())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io(&l.path, e)),
+        }
+        match self.check_blob_file_at(&id, crate::BlobForm::Raw, &l.path) {
+            Ok(_) => Ok(None),
+            Err(StoreError::Corrupt { reason, .. }) => Ok(Some(reason)),
+            Err(StoreError::MissingBlob { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `<hex>-<secs>.<nanos>[-x]` → blob id, mtime, executable.
+fn parse_name(path: &Path) -> Option<(ObjectId, FileTime, bool)> {
+    let name = path.file_name()?.to_str()?;
+    let (hex, rest) = name.split_once('-')?;
+    let (time, executable) = match rest.strip_suffix("-x") {
+        Some(t) => (t, true),
+        None => (rest, false),
+    };
+    let (secs, nanos) = time.split_once('.')?;
+    Some((
+        hex.parse().ok()?,
+        FileTime {
+            secs: secs.parse().ok()?,
+            nanos: nanos.parse().ok()?,
+        },
+        executable,
+    ))
+}
+
+fn matches_copy(md: &fs::Metadata, size: u64, mtime: FileTime, executable: bool) -> bool {
+    let mode = if executable { MODE_EXECUTABLE } else { MODE };
+    md.is_file()
+        && md.len() == size
+        && md.mtime() == mtime.secs
+        && md.mtime_nsec() == i64::from(mtime.nanos)
+        && md.permissions().mode() & 0o7777 == mode
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: i64) -> FileTime {
+        FileTime { secs, nanos: 5 }
+    }
+
+    #[test]
+    fn linked_copies_are_shared_checked_and_remade_when_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let content = b"rlib bytes ".repeat(1000);
+        let put = store.put_bytes(&content).unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        store
+            .link_blob(&put.id, put.size, t(100), false, &a)
+            .unwrap();
+        store
+            .link_blob(&put.id, put.size, t(100), false, &b)
+            .unwrap();
+        assert_eq!(fs::read(&a).unwrap(), content);
+        let (ma, mb) = (fs::metadata(&a).unwrap(), fs::metadata(&b).unwrap());
+        assert_eq!(ma.ino(), mb.ino(), "one linked copy for both");
+        assert_eq!(ma.nlink(), 3);
+        assert_eq!((ma.mtime(), ma.mtime_nsec()), (100, 5));
+        assert_eq!(ma.permissions().mode() & 0o777, 0o644);
+
+        // Another mtime is another copy: hardlinks share mtimes.
+        let c = dir.path().join("c");
+        store
+            .link_blob(&put.id, put.size, t(200), false, &c)
+            .unwrap();
+        assert_ne!(fs::metadata(&c).unwrap().ino(), ma.ino());
+
+        // Written in place behind strata's back: the next link gets a fresh copy.
+        let copy = store.linked_path(&put.id, t(100), false);
+        fs::write(&copy, b"changed").unwrap();
+        let d = dir.path().join("d");
+        store
+            .link_blob(&put.id, put.size, t(100), false, &d)
+            .unwrap();
+        assert_eq!(fs::read(&d).unwrap(), content);
+        assert_eq!(
+            fs::read(&a).unwrap(),
+            b"changed",
+            "a shares the changed inode"
+        );
+        assert_ne!(fs::metadata(&d).unwrap().ino(), ma.ino());
+
+        // A copy (not a link) of the same linked copy: its own inode, same bytes.
+        let e = dir.path().join("e");
+        store
+            .copy_blob_via_linked(&put.id, put.size, t(100), false, &e)
+            .unwrap();
+        assert_eq!(fs::read(&e).unwrap(), content);
+        assert_ne!(
+            fs::metadata(&e).unwrap().ino(),
+            fs::metadata(&d).unwrap().ino()
+        );
+
+        let scanned = store.scan_linked().unwrap();
+        assert_eq!(scanned.len(), 2);
+        for l in &scanned {
+            assert_eq!(store.check_linked(l).unwrap(), None);
+        }
+
+        // The same bytes written in place (through `d`, a link to the remade copy) still show:
+        // the mtime moved.
+        fs::write(&d, &content).unwrap();
+        let l = store
+            .scan_linked()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.path == copy)
+            .unwrap();
+        assert!(store.check_linked(&l).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_corrupt_blob_makes_no_linked_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let content = b"x".repeat(10_000);
+        let put = store.put_bytes(&content).unwrap();
+        let blob = store.blob_path(&put.id);
+        fs::write(&blob, b"not zstd").unwrap();
+        let a = dir.path().join("a");
+        assert!(store.link_blob(&put.id, put.size, t(1), false, &a).is_err());
+        assert!(!a.exists());
+        assert!(store.scan_linked().unwrap().is_empty());
+    }
+}
