@@ -82,6 +82,15 @@ for _ in $(seq "$clone_runs"); do
   same_edit+=("$(cd "$warm" && time_cmd cargo build)")
   rm -rf "$warm"
 done
+# The same at the same path with every file copied (STRATA_LINK=0), as before linked copies.
+copy_dev=(); copy_edit=()
+for _ in $(seq "$clone_runs"); do
+  extract "$warm"
+  copy_dev+=("$(cd "$warm" && STRATA_LINK=0 time_cmd "$strata" dev)")
+  edit "$warm"
+  copy_edit+=("$(cd "$warm" && time_cmd cargo build)")
+  rm -rf "$warm"
+done
 # Fresh clone at another path.
 other_dev=(); other_edit=(); other_noop=()
 for i in $(seq "$clone_runs"); do
@@ -140,6 +149,11 @@ od=$(printf '%s\n' "${other_dev[@]}" | median); oe=$(printf '%s\n' "${other_edit
 same=$(add "$sd" "$se"); other=$(add "$od" "$oe")
 printf '%-58s %8.2f s  = strata dev %.2f + edit build %.2f; %sx warm (noop units: %s)\n' \
   "fresh clone, same path: strata dev + edit + build" "$same" "$sd" "$se" "$(ratio "$same" "$t_warm")" "${same_noop[*]}"
+cd_=$(printf '%s\n' "${copy_dev[@]}" | median); ce=$(printf '%s\n' "${copy_edit[@]}" | median)
+copy=$(add "$cd_" "$ce")
+printf '%-58s %8.2f s  = strata dev %.2f + edit build %.2f; %sx warm\n' \
+  "  the same, files copied (STRATA_LINK=0)" "$copy" "$cd_" "$ce" "$(ratio "$copy" "$t_warm")"
+printf '%-58s %s\n' "  strata dev, each run (the first makes linked copies)" "same: ${same_dev[*]}; copied: ${copy_dev[*]}; other: ${other_dev[*]}"
 printf '%-58s %8.2f s  = strata dev %.2f + edit build %.2f; %sx warm (noop units: %s)\n' \
   "fresh clone, other path: strata dev + edit + build" "$other" "$od" "$oe" "$(ratio "$other" "$t_warm")" "${other_noop[*]}"
 printf '%-58s %8.2f s  (%s units; strata same path: %sx, other path: %sx of it)\n' \

@@ -63,12 +63,17 @@ pub struct DevRestore {
 
 /// Restore the dependency layer, the crate layer and the dev layer for `cmd` (a debug build)
 /// without running cargo. Builds nothing: a missing dependency layer stays missing.
+/// `prepared` runs once the workspace is read (before the files are restored), also when that
+/// fails: work to do beside the restore.
 pub fn restore(
     cmd: &CargoCommand,
     opts: &Options,
     rep: &Reporter,
+    prepared: &mut dyn FnMut(),
 ) -> Result<DevRestore, SessionError> {
-    let s = Session::prepare(cmd, opts, rep)?;
+    let s = Session::prepare(cmd, opts, rep);
+    prepared();
+    let s = s?;
     rep.detail("workspace, toolchain and keys read");
     let _lock = match s.store.lock_shared() {
         Ok(l) => Some(l),

@@ -133,6 +133,7 @@ impl Session {
             (ws, toolchain)
         });
         let (mut ws, toolchain) = (ws?, toolchain?);
+        rep.detail("cargo metadata and the toolchain read");
         if let Some(dir) = &cmd.target_dir {
             ws.target_dir = cwd.join(dir);
         }
@@ -142,6 +143,7 @@ impl Session {
         };
         let store = Store::open(store_root)?;
         let skeleton = Skeleton::from_metadata(&ws.metadata)?;
+        rep.detail("skeleton made");
         let env: Vec<(String, String)> = std::env::vars()
             .filter(|(k, _)| strata_key::is_key_env(k))
             .collect();

@@ -186,22 +186,29 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         // SAFETY: strata is single-threaded here; no thread has been started yet.
         unsafe { std::env::set_var(k, v) };
     }
-    // The doctor only runs tools (cargo -V, mold --version, …): it runs beside the restore.
-    let doctor = {
-        let (cwd, root, host) = (
-            std::env::current_dir().unwrap_or_default(),
-            s.root.clone(),
-            s.host.clone(),
-        );
-        std::thread::spawn(move || strata_dev::doctor::check(&cwd, &root, &host))
+    // The doctor only runs tools (cargo -V, mold --version, …): it runs beside the restore's
+    // file work, once `cargo metadata` (which it would slow down on 2 cores) is done.
+    let (cwd, root, host) = (
+        std::env::current_dir().unwrap_or_default(),
+        s.root.clone(),
+        s.host.clone(),
+    );
+    let mut doctor = None;
+    let mut start_doctor = || {
+        let (cwd, root, host) = (cwd.clone(), root.clone(), host.clone());
+        doctor = Some(std::thread::spawn(move || {
+            strata_dev::doctor::check(&cwd, &root, &host)
+        }));
     };
     let opts = Options {
         store: cli.store.clone(),
         ..Options::default()
     };
     let build = CargoCommand::parse("build", &[]);
-    if !a.no_restore {
-        match strata_build::dev::restore(&build, &opts, &rep) {
+    if a.no_restore {
+        start_doctor();
+    } else {
+        match strata_build::dev::restore(&build, &opts, &rep, &mut start_doctor) {
             Ok(r) => {
                 if r.none {
                     rep.status(
@@ -230,7 +237,9 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
             Err(e) => rep.warn(&format!("{e}; nothing restored")),
         }
     }
-    report_doctor(&rep, doctor.join());
+    if let Some(d) = doctor {
+        report_doctor(&rep, d.join());
+    }
     if a.save {
         let code = strata_build::run(&build, &opts, &rep);
         if code != 0 {
