@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use strata_layer::Group;
-use strata_store::{Entry, EntryKind, Manifest, ObjectId, Store};
+use strata_store::{Entry, EntryKind, FromLinked, Manifest, ObjectId, Store};
 
 use crate::{RestoreError, io_err, set_mtime};
 
@@ -278,12 +278,20 @@ impl Writer<'_> {
                             .iter()
                             .find(|(b, t, _)| b == blob && *t == e.mtime)
                             .and_then(|(_, _, p)| std::fs::hard_link(p, &tmp).ok());
-                        let linked =
-                            twin.is_some() || self.try_link(e, blob, *size, *executable, &tmp);
-                        if !linked {
-                            if !self.try_copy_linked(e, blob, *size, *executable, &tmp) {
-                                self.store.restore_blob(blob, &tmp)?;
-                            }
+                        // A hardlink shares mode and mtime with what it links to; a file of
+                        // its own (a copy, or decompressed) gets them set.
+                        let own_file = match twin {
+                            Some(()) => false,
+                            None => match self.try_linked(e, blob, *size, *executable, &tmp) {
+                                Some(FromLinked::Hardlink) => false,
+                                Some(FromLinked::Copy) => true,
+                                None => {
+                                    self.store.restore_blob(blob, &tmp)?;
+                                    true
+                                }
+                            },
+                        };
+                        if own_file {
                             if *executable {
                                 use std::os::unix::fs::PermissionsExt;
                                 std::fs::set_permissions(
@@ -329,54 +337,41 @@ impl Writer<'_> {
         Ok(written)
     }
 
-    /// Put a linkable file at `tmp` as a hardlink to the store's linked copy; false when it is
-    /// not linkable, or linking is off or failed (the caller copies).
-    fn try_link(
+    /// Put a file at `tmp` from the store's linked copy, as a hardlink (for files rustc
+    /// replaces) or a copy (large files that must not be hardlinks: no decompression, no
+    /// hashing, the kernel copies). `None` when it does not apply, or linking is off or
+    /// failed: the caller decompresses the blob.
+    fn try_linked(
         &self,
         e: &Entry,
         blob: &ObjectId,
         size: u64,
         executable: bool,
         tmp: &Path,
-    ) -> bool {
-        if !self.link.load(Ordering::Relaxed) || !linkable(&e.path) {
-            return false;
-        }
-        match self.store.link_blob(blob, size, e.mtime, executable, tmp) {
-            Ok(()) => true,
-            Err(strata_store::StoreError::Io { .. }) => {
-                self.link.store(false, Ordering::Relaxed);
-                false
-            }
-            // A corrupt or missing blob: the copy reports it.
-            Err(_) => false,
-        }
-    }
-
-    /// Copy a large file that must not be a hardlink from the store's linked copy (no
-    /// decompression, no hashing: the kernel copies); false when linking is off or this failed.
-    fn try_copy_linked(
-        &self,
-        e: &Entry,
-        blob: &ObjectId,
-        size: u64,
-        executable: bool,
-        tmp: &Path,
-    ) -> bool {
-        if !self.link.load(Ordering::Relaxed) || size < COPY_LINKED_MIN {
-            return false;
+    ) -> Option<FromLinked> {
+        let how = if linkable(&e.path) {
+            FromLinked::Hardlink
+        } else if size >= COPY_LINKED_MIN {
+            FromLinked::Copy
+        } else {
+            return None;
+        };
+        if !self.link.load(Ordering::Relaxed) {
+            return None;
         }
         match self
             .store
-            .copy_blob_via_linked(blob, size, e.mtime, executable, tmp)
+            .put_from_linked(blob, size, e.mtime, executable, tmp, how)
         {
-            Ok(()) => true,
+            Ok(()) => Some(how),
             Err(err) => {
+                // The filesystem refuses (another device, a read-only store): stop trying. A
+                // corrupt or missing blob: the decompression reports it.
                 if matches!(err, strata_store::StoreError::Io { .. }) {
                     self.link.store(false, Ordering::Relaxed);
                 }
                 let _ = std::fs::remove_file(tmp);
-                false
+                None
             }
         }
     }

@@ -8,7 +8,7 @@
 //!   BLAKE3 of the JSON bytes, under `manifests/<xx>/<hex>.json.zst`;
 //! * refs: named pointers to manifests under `refs/<name>`;
 //! * linked copies: uncompressed copies of some blobs under `linked/`, hardlinked into
-//!   target dirs by restores (a cache; see [`Store::link_blob`]).
+//!   target dirs by restores (a cache; see [`Store::put_from_linked`]).
 //!
 //! Every object is written to `tmp/`, fsynced and renamed into place, so a
 //! crash never leaves a torn object under its final name. Many processes may
@@ -29,6 +29,7 @@ mod store;
 
 pub use error::StoreError;
 pub use id::ObjectId;
+pub use linked::FromLinked;
 pub use maint::{CorruptObject, DanglingRef, GcReport, MissingBlobRef, StoreStats, VerifyReport};
 pub use manifest::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, SourceStamp};
 pub use size::parse_size;

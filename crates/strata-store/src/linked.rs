@@ -26,6 +26,13 @@ use crate::{FileTime, ObjectId, Store, StoreError};
 const MODE: u32 = 0o644;
 const MODE_EXECUTABLE: u32 = 0o755;
 
+/// How [`Store::put_from_linked`] puts a file in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FromLinked {
+    Hardlink,
+    Copy,
+}
+
 /// One linked copy found by a scan.
 #[derive(Debug, Clone)]
 pub(crate) struct LinkedFile {
@@ -49,42 +56,39 @@ impl Store {
             .join(format!("{hex}-{}.{:09}{x}", mtime.secs, mtime.nanos))
     }
 
-    /// Put blob `id` at `dest` (which must not exist) as a hardlink to its linked copy with this
-    /// mtime and mode, making the copy first if needed. An error means `dest` was not created:
-    /// the caller writes the file itself (e.g. the store is on another filesystem or read-only).
-    pub fn link_blob(
+    /// Put blob `id` at `dest` from its linked copy with this mtime and mode, making the copy
+    /// first if needed:
+    /// - [`FromLinked::Hardlink`]: `dest` (which must not exist) becomes a hardlink to it;
+    /// - [`FromLinked::Copy`]: `dest` (created or truncated) becomes a copy of it, which the
+    ///   kernel makes without decompressing or hashing (a reflink where the filesystem can); for
+    ///   large files that must not be hardlinks (executables, which mold rewrites in place). The
+    ///   caller sets the copy's mtime.
+    ///
+    /// An error means `dest` is not usable (absent or partial): the caller writes the file
+    /// itself (e.g. the store is on another filesystem or read-only).
+    pub fn put_from_linked(
         &self,
         id: &ObjectId,
         size: u64,
         mtime: FileTime,
         executable: bool,
         dest: &Path,
+        how: FromLinked,
     ) -> Result<(), StoreError> {
         let path = self.ensure_linked_copy(id, size, mtime, executable)?;
-        fs::hard_link(&path, dest).map_err(io_at(dest))
-    }
-
-    /// Write blob `id` to `dest` (created or truncated) by copying its linked copy, which the
-    /// kernel does without decompressing or hashing (and by reflink where the filesystem can):
-    /// for large files that must not be hardlinks (executables, which mold rewrites in place).
-    /// The caller sets the mtime. On error `dest` may be partial; the caller writes it again.
-    pub fn copy_blob_via_linked(
-        &self,
-        id: &ObjectId,
-        size: u64,
-        mtime: FileTime,
-        executable: bool,
-        dest: &Path,
-    ) -> Result<(), StoreError> {
-        let path = self.ensure_linked_copy(id, size, mtime, executable)?;
-        let copied = fs::copy(&path, dest).map_err(io_at(dest))?;
-        if copied != size {
-            return Err(StoreError::corrupt(
-                &path,
-                "linked copy changed while copying",
-            ));
+        match how {
+            FromLinked::Hardlink => fs::hard_link(&path, dest).map_err(io_at(dest)),
+            FromLinked::Copy => {
+                let copied = fs::copy(&path, dest).map_err(io_at(dest))?;
+                if copied != size {
+                    return Err(StoreError::corrupt(
+                        &path,
+                        "linked copy changed while copying",
+                    ));
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// The linked copy of `id` with this mtime and mode, made (or made again, when something
@@ -215,6 +219,7 @@ fn matches_copy(md: &fs::Metadata, size: u64, mtime: FileTime, executable: bool)
 
 #[cfg(test)]
 mod tests {
+    use super::FromLinked::{Copy, Hardlink};
     use super::*;
 
     fn t(secs: i64) -> FileTime {
@@ -230,10 +235,10 @@ mod tests {
         let a = dir.path().join("a");
         let b = dir.path().join("b");
         store
-            .link_blob(&put.id, put.size, t(100), false, &a)
+            .put_from_linked(&put.id, put.size, t(100), false, &a, Hardlink)
             .unwrap();
         store
-            .link_blob(&put.id, put.size, t(100), false, &b)
+            .put_from_linked(&put.id, put.size, t(100), false, &b, Hardlink)
             .unwrap();
         assert_eq!(fs::read(&a).unwrap(), content);
         let (ma, mb) = (fs::metadata(&a).unwrap(), fs::metadata(&b).unwrap());
@@ -245,7 +250,7 @@ mod tests {
         // Another mtime is another copy: hardlinks share mtimes.
         let c = dir.path().join("c");
         store
-            .link_blob(&put.id, put.size, t(200), false, &c)
+            .put_from_linked(&put.id, put.size, t(200), false, &c, Hardlink)
             .unwrap();
         assert_ne!(fs::metadata(&c).unwrap().ino(), ma.ino());
 
@@ -254,7 +259,7 @@ mod tests {
         fs::write(&copy, b"changed").unwrap();
         let d = dir.path().join("d");
         store
-            .link_blob(&put.id, put.size, t(100), false, &d)
+            .put_from_linked(&put.id, put.size, t(100), false, &d, Hardlink)
             .unwrap();
         assert_eq!(fs::read(&d).unwrap(), content);
         assert_eq!(
@@ -267,7 +272,7 @@ mod tests {
         // A copy (not a link) of the same linked copy: its own inode, same bytes.
         let e = dir.path().join("e");
         store
-            .copy_blob_via_linked(&put.id, put.size, t(100), false, &e)
+            .put_from_linked(&put.id, put.size, t(100), false, &e, Copy)
             .unwrap();
         assert_eq!(fs::read(&e).unwrap(), content);
         assert_ne!(
@@ -302,7 +307,11 @@ mod tests {
         let blob = store.blob_path(&put.id);
         fs::write(&blob, b"not zstd").unwrap();
         let a = dir.path().join("a");
-        assert!(store.link_blob(&put.id, put.size, t(1), false, &a).is_err());
+        assert!(
+            store
+                .put_from_linked(&put.id, put.size, t(1), false, &a, Hardlink)
+                .is_err()
+        );
         assert!(!a.exists());
         assert!(store.scan_linked().unwrap().is_empty());
     }
