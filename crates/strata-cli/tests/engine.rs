@@ -765,3 +765,31 @@ fn restored_rlibs_are_hardlinks_that_rebuilds_replace_and_never_write_through() 
     let verify = w.strata(&a, &["store", "verify"]);
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+#[test]
+fn a_store_on_another_filesystem_restores_by_copying() {
+    // The store on tmpfs, the checkouts on the temp dir's filesystem: no hardlink can cross, so
+    // the first failed link turns linking off and every file is copied, without a warning.
+    let shm = std::path::Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("skipped: no /dev/shm");
+        return;
+    }
+    let store_dir = tempfile::tempdir_in(shm).expect("tempdir in /dev/shm");
+    let mut w = World::new();
+    w.store = store_dir.path().join("store");
+    let a = w.checkout("a");
+    w.strata(&a, &["build"]).ok();
+    let b = w.checkout("b");
+    let r = w.strata(&b, &["build", "-v"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("restored dependency layer"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(run_fx(&b, "debug"), EXPECTED);
+    let verify = w.strata(&b, &["store", "verify"]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}

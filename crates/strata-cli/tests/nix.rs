@@ -172,6 +172,22 @@ fn nix_deps_derivation_survives_edits_and_feeds_package_and_checks() {
             "{check} did not build fx-core:\n{log}"
         );
     }
+    // Inside Nix builds strata copies every file (NIX_BUILD_TOP is set): no linked copies are
+    // made in the deps output, and its contents are still what Nix registered.
+    assert!(
+        !Path::new(&deps.out).join("linked").exists(),
+        "linked copies under {}",
+        deps.out
+    );
+    let verify = std::process::Command::new("nix-store")
+        .args(["--verify-path", &deps.out])
+        .output()
+        .expect("nix-store --verify-path");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
     let clippy_log = read(format!("{}/cargo.log", nix_build(&expr, "clippy").out));
     assert!(clippy_log.contains("Checking fx-core"), "{clippy_log}");
     let doc = nix_build(&expr, "doc");
@@ -184,6 +200,10 @@ fn nix_deps_derivation_survives_edits_and_feeds_package_and_checks() {
     // cargoBuild's output is a store holding the crate layer as well.
     let build = nix_build(&expr, "build");
     assert!(Path::new(&build.out).join("refs/crates").is_dir());
+    assert!(
+        !Path::new(&build.out).join("linked").exists(),
+        "no linked copies (uncompressed) in a store that is a Nix output"
+    );
 }
 
 #[test]
