@@ -14,7 +14,7 @@ mod scan;
 mod stamp;
 
 pub use depinfo::{ReferencedFiles, referenced_files};
-pub use path::{Group, classify, unit_package};
+pub use path::{Group, classify, linkable, linking_wanted, unit_package};
 pub use prune::prune_local_units;
 pub use save::{SaveStats, save_entries};
 pub use scan::{ScannedFile, TargetScan, scan};

@@ -133,6 +133,28 @@ fn hash_in_file_name(name: &str) -> Option<&str> {
     None
 }
 
+/// Files rustc replaces (new file, then rename; or unlink first) and never writes in place:
+/// these may be hardlinks to the store's linked copies. Checked against rustc 1.95 and the
+/// linkers: `.d` files are rewritten in place, and mold writes executables and `.so` in place.
+pub fn linkable(path: &str) -> bool {
+    if matches!(classify(path), Group::Incremental { .. }) {
+        return true;
+    }
+    let mut parts = path.rsplit('/');
+    let (Some(name), Some("deps")) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    name.ends_with(".rlib") || name.ends_with(".rmeta")
+}
+
+/// Whether restores hardlink (and saves keep) linked copies: unless `STRATA_LINK=0`, and never
+/// inside a Nix build, where the store is an input from /nix/store or becomes an output (which
+/// must hold no uncompressed copies, nor links into a build dir).
+pub fn linking_wanted() -> bool {
+    std::env::var_os("NIX_BUILD_TOP").is_none()
+        && std::env::var("STRATA_LINK").map_or(true, |v| v != "0")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +257,20 @@ mod tests {
             unit_package("release/deps/libfoo-d912ea6cf43a7430.rlib"),
             None
         );
+    }
+
+    #[test]
+    fn only_files_rustc_replaces_are_linkable() {
+        assert!(linkable("debug/deps/libfoo-0123456789abcdef.rlib"));
+        assert!(linkable("debug/deps/libfoo-0123456789abcdef.rmeta"));
+        assert!(linkable(
+            "debug/incremental/foo-1a2b3c4d5e6f7/s-h1-abc/dep-graph.bin"
+        ));
+        assert!(!linkable("debug/deps/foo-0123456789abcdef.d"));
+        assert!(!linkable("debug/deps/foo-0123456789abcdef"));
+        assert!(!linkable("debug/deps/libfoo_derive-0123456789abcdef.so"));
+        assert!(!linkable("debug/libfoo.rlib"));
+        assert!(!linkable("debug/.fingerprint/foo-0123456789abcdef/lib-foo"));
+        assert!(!linkable("debug/build/foo-0123456789abcdef/out/gen.rlib"));
     }
 }

@@ -37,6 +37,7 @@ pub fn save_entries(
             known_entries.insert(e.path.as_str(), e);
         }
     }
+    let link = crate::linking_wanted();
     let results: Vec<Result<(Entry, bool, u64, bool), LayerError>> = files
         .par_iter()
         .map(|f| {
@@ -76,7 +77,16 @@ pub fn save_entries(
                     false,
                 ));
             }
-            let put = store.put_file(&root.join(&f.rel))?;
+            let full = root.join(&f.rel);
+            // A file a restore would hardlink becomes its own linked copy (no bytes written),
+            // so the next checkout on this machine gets it as a link too.
+            let put = if link && crate::linkable(&f.rel) {
+                store
+                    .put_file_as_linked(&full, f.mtime, f.executable)
+                    .or_else(|_| store.put_file(&full))?
+            } else {
+                store.put_file(&full)?
+            };
             progress(f.size);
             Ok((
                 Entry {

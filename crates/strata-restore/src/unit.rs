@@ -66,7 +66,7 @@ pub fn restore_layer(
         target,
         safe_dirs: SafeDirs::new(target),
         progress,
-        link: AtomicBool::new(linking_wanted()),
+        link: AtomicBool::new(strata_layer::linking_wanted()),
     };
     let results: Vec<UnitOutcome> = units
         .par_iter()
@@ -174,30 +174,9 @@ struct Written {
     blobs: Vec<(ObjectId, String, strata_store::FileTime)>,
 }
 
-/// Files rustc replaces (new file, then rename; or unlink first) and never writes in place:
-/// these may be hardlinks to the store's linked copies. Checked against rustc 1.95 and the
-/// linkers: `.d` files are rewritten in place, and mold writes executables and `.so` in place.
-fn linkable(path: &str) -> bool {
-    if matches!(strata_layer::classify(path), Group::Incremental { .. }) {
-        return true;
-    }
-    let mut parts = path.rsplit('/');
-    let (Some(name), Some("deps")) = (parts.next(), parts.next()) else {
-        return false;
-    };
-    name.ends_with(".rlib") || name.ends_with(".rmeta")
-}
-
 /// Large files that are copied rather than linked (executables, proc macros) are copied from a
 /// linked copy from this size on; smaller ones are decompressed, which costs less than a copy.
 const COPY_LINKED_MIN: u64 = 1 << 20;
-
-/// Hardlinks from the store unless `STRATA_LINK=0`, and never inside a Nix build: there the
-/// store is an input from /nix/store, which nothing may link into a writable build dir.
-fn linking_wanted() -> bool {
-    std::env::var_os("NIX_BUILD_TOP").is_none()
-        && std::env::var("STRATA_LINK").map_or(true, |v| v != "0")
-}
 
 /// Everything one restore writes with.
 struct Writer<'a> {
@@ -349,7 +328,7 @@ impl Writer<'_> {
         executable: bool,
         tmp: &Path,
     ) -> Option<FromLinked> {
-        let how = if linkable(&e.path) {
+        let how = if strata_layer::linkable(&e.path) {
             FromLinked::Hardlink
         } else if size >= COPY_LINKED_MIN {
             FromLinked::Copy

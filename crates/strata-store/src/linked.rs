@@ -91,6 +91,31 @@ impl Store {
         }
     }
 
+    /// Store the file at `path` (a target dir's file that rustc replaces rather than rewrites)
+    /// and keep that very file as the linked copy for its blob, mtime and mode: a hardlink, no
+    /// bytes written, so that the next restore of it on this machine is a link too. The blob is
+    /// hashed through the link, and the link is kept only if the file's size, mtime and mode
+    /// are still what the layer records. An error means nothing was stored: the caller stores
+    /// the file with [`Store::put_file`].
+    pub fn put_file_as_linked(
+        &self,
+        path: &Path,
+        mtime: FileTime,
+        executable: bool,
+    ) -> Result<crate::PutBlob, StoreError> {
+        let tmp = crate::store::tmp_guard_for(crate::store::tmp_name_in(&self.tmp_dir()));
+        fs::hard_link(path, &tmp.path).map_err(io_at(path))?;
+        let put = self.put_file(&tmp.path)?;
+        let linked = self.linked_path(&put.id, mtime, executable);
+        let md = fs::symlink_metadata(&tmp.path).map_err(io_at(&tmp.path))?;
+        let have = fs::symlink_metadata(&linked)
+            .is_ok_and(|m| matches_copy(&m, put.size, mtime, executable));
+        if matches_copy(&md, put.size, mtime, executable) && !have {
+            tmp.persist(&linked, false)?;
+        }
+        Ok(put)
+    }
+
     /// The linked copy of `id` with this mtime and mode, made (or made again, when something
     /// changed it) from the blob.
     fn ensure_linked_copy(
@@ -296,6 +321,44 @@ mod tests {
             .find(|l| l.path == copy)
             .unwrap();
         assert!(store.check_linked(&l).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_saved_file_becomes_its_own_linked_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let file = dir.path().join("libx.rlib");
+        fs::write(&file, b"rlib".repeat(5000)).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        let ft = filetime::FileTime::from_unix_time(100, 5);
+        filetime::set_file_times(&file, ft, ft).unwrap();
+        let put = store.put_file_as_linked(&file, t(100), false).unwrap();
+        assert_eq!(put.id, ObjectId::of_bytes(&b"rlib".repeat(5000)));
+        assert!(store.has_blob(&put.id), "the blob is stored as usual");
+        let copy = store.linked_path(&put.id, t(100), false);
+        assert_eq!(
+            fs::metadata(&copy).unwrap().ino(),
+            fs::metadata(&file).unwrap().ino()
+        );
+        let b = dir.path().join("b");
+        store
+            .put_from_linked(&put.id, put.size, t(100), false, &b, Hardlink)
+            .unwrap();
+        assert_eq!(
+            fs::metadata(&b).unwrap().ino(),
+            fs::metadata(&file).unwrap().ino()
+        );
+        // Another mode than a linked copy has: stored, but not kept as a copy.
+        let odd = dir.path().join("odd.rlib");
+        fs::write(&odd, b"odd").unwrap();
+        fs::set_permissions(&odd, fs::Permissions::from_mode(0o600)).unwrap();
+        filetime::set_file_times(&odd, ft, ft).unwrap();
+        let put = store.put_file_as_linked(&odd, t(100), false).unwrap();
+        assert!(!store.linked_path(&put.id, t(100), false).exists());
+        assert!(
+            fs::read_dir(store.tmp_dir()).unwrap().next().is_none(),
+            "no temp left"
+        );
     }
 
     #[test]

@@ -876,15 +876,25 @@ impl Drop for TmpGuard {
 
 /// Temp names carry the pid (so gc can tell a dead writer's leftovers) plus a
 /// counter and the time (unique within and across processes).
-fn create_tmp_in(dir: &Path) -> Result<(TmpGuard, TmpFile), StoreError> {
+pub(crate) fn tmp_name_in(dir: &Path) -> PathBuf {
     let pid = std::process::id();
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    dir.join(format!("{pid}-{n}-{nanos}.tmp"))
+}
+
+/// A temp name for a file made by someone else (e.g. a hardlink), removed on drop unless
+/// persisted.
+pub(crate) fn tmp_guard_for(path: PathBuf) -> TmpGuard {
+    TmpGuard { path, armed: true }
+}
+
+fn create_tmp_in(dir: &Path) -> Result<(TmpGuard, TmpFile), StoreError> {
     loop {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path = dir.join(format!("{pid}-{n}-{nanos}.tmp"));
+        let path = tmp_name_in(dir);
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => {
                 return Ok((TmpGuard { path, armed: true }, TmpFile { file }));
