@@ -104,7 +104,7 @@ pub fn restore_layer(
     // to its unit's output (`debug/rg` → `debug/deps/rg-…`); so do we when the layer says they
     // were one file (same blob, same mtime), which halves the bytes of a binary crate.
     for e in uplifted {
-        let EntryKind::File { blob, .. } = &e.kind else {
+        let EntryKind::File { blob, size, .. } = &e.kind else {
             continue;
         };
         let Some(restored) = restored_blobs.get(blob) else {
@@ -114,6 +114,7 @@ pub fn restore_layer(
             && w.link_entry(src, e).is_ok()
         {
             stats.files += 1;
+            progress(*size);
             continue;
         }
         match w.write_entries(&[e]) {
