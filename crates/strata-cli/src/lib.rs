@@ -617,6 +617,12 @@ fn store(cli: &Cli, cmd: &StoreCommand) -> ExitCode {
                 );
                 println!("refs:      {}", s.refs);
                 println!(
+                    "linked:    {} ({} on disk, {} of them linked into a target dir)",
+                    s.linked_files,
+                    human_bytes(s.linked_bytes),
+                    s.linked_in_use
+                );
+                println!(
                     "layers hold {} of files; the store takes {} on disk",
                     human_bytes(s.referenced_uncompressed_bytes),
                     human_bytes(s.total_bytes())

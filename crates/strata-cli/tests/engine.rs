@@ -761,6 +761,8 @@ fn restored_rlibs_are_hardlinks_that_rebuilds_replace_and_never_write_through() 
     let root = w.dir.path().to_path_buf();
     let c_links = linked_into_store(&w, &c.join("target"));
     assert!(!c_links.is_empty());
+    let stats = w.strata(&root, &["store", "stats"]).ok();
+    assert!(!stats.stdout.contains("linked:    0 "), "{}", stats.stdout);
     std::fs::remove_dir_all(&b).unwrap();
     w.strata(&root, &["store", "gc", "--max-size", "10G"]).ok();
     assert_eq!(
@@ -777,6 +779,14 @@ fn restored_rlibs_are_hardlinks_that_rebuilds_replace_and_never_write_through() 
         gc.stdout
     );
     assert_eq!(copies(&w), 0);
+    let stats = w.strata(&root, &["store", "stats"]).ok();
+    assert!(
+        stats
+            .stdout
+            .contains("linked:    0 (0 B on disk, 0 of them"),
+        "{}",
+        stats.stdout
+    );
     let e = w.checkout("e");
     let r = w.strata(&e, &["build", "-v"]).ok();
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);

@@ -30,6 +30,11 @@ pub struct StoreStats {
     /// Uncompressed size of the distinct stored blobs that some readable
     /// manifest references (orphan blobs have no recorded size).
     pub referenced_uncompressed_bytes: u64,
+    /// Linked copies (a cache outside [`StoreStats::total_bytes`]), and how many of them some
+    /// target dir links to.
+    pub linked_files: u64,
+    pub linked_bytes: u64,
+    pub linked_in_use: u64,
 }
 
 impl StoreStats {
@@ -345,7 +350,11 @@ impl Store {
                 }
             }
         }
+        let linked = self.scan_linked()?;
         Ok(StoreStats {
+            linked_files: linked.len() as u64,
+            linked_bytes: linked.iter().map(|l| l.len).sum(),
+            linked_in_use: linked.iter().filter(|l| l.nlink > 1).count() as u64,
             blobs: present.len() as u64,
             blob_bytes: blobs.iter().map(|b| b.obj.len).sum(),
             manifests: manifests.len() as u64,
