@@ -95,8 +95,8 @@ impl Store {
     /// and keep that very file as the linked copy for its blob, mtime and mode: a hardlink, no
     /// bytes written, so that the next restore of it on this machine is a link too. The blob is
     /// hashed through the link, and the link is kept only if the file's size, mtime and mode
-    /// are still what the layer records. An error means nothing was stored: the caller stores
-    /// the file with [`Store::put_file`].
+    /// are still what the layer records. On an error no linked copy was kept (the blob may be
+    /// stored): the caller stores the file with [`Store::put_file`], which is idempotent.
     pub fn put_file_as_linked(
         &self,
         path: &Path,
