@@ -8,7 +8,7 @@ use strata_cargo::{CanonicalHome, CargoCommand, Toolchain};
 use strata_key::{KeyInputs, KeyParts};
 use strata_skeleton::Skeleton;
 use strata_store::Store;
-use strata_workspace::Workspace;
+use strata_workspace::{CacheOutcome, MetadataCache, MetadataRun, Workspace};
 
 use crate::report::Reporter;
 
@@ -122,26 +122,40 @@ impl Session {
         for z in &cmd.unstable {
             meta_args.extend(["-Z".to_string(), z.clone()]);
         }
-        let cargo = strata_cargo::cargo_bin();
-        // `cargo metadata` and the toolchain's `-vV` are independent processes: run together.
-        let (ws, toolchain) = std::thread::scope(|scope| {
-            let toolchain = scope.spawn(|| Toolchain::detect(&cwd));
-            let ws = Workspace::load(&cargo, &cwd, &meta_args, &envs);
-            let toolchain = toolchain
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (ws, toolchain)
-        });
-        let (mut ws, toolchain) = (ws?, toolchain?);
-        rep.detail("cargo metadata and the toolchain read");
-        if let Some(dir) = &cmd.target_dir {
-            ws.target_dir = cwd.join(dir);
-        }
         let store_root = match &opts.store {
             Some(p) => p.clone(),
             None => Store::default_root()?,
         };
         let store = Store::open(store_root)?;
+        let cargo = strata_cargo::cargo_bin();
+        let run = MetadataRun {
+            cargo: &cargo,
+            cwd: &cwd,
+            args: &meta_args,
+            envs: &envs,
+        };
+        // `cargo metadata --no-deps` (the cache's key) and the toolchain's `-vV` are independent
+        // processes: run together.
+        let (no_deps, toolchain) = std::thread::scope(|scope| {
+            let toolchain = scope.spawn(|| Toolchain::detect(&cwd));
+            let no_deps = run.output(true);
+            let toolchain = toolchain
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (no_deps, toolchain)
+        });
+        let toolchain = toolchain?;
+        let cache = MetadataCache {
+            dir: store.cache_dir("metadata"),
+        };
+        let (mut ws, outcome) = run.load_cached(no_deps, &toolchain.id(), &cache)?;
+        rep.detail(match outcome {
+            CacheOutcome::Hit => "cargo metadata (cached) and the toolchain read",
+            CacheOutcome::Miss => "cargo metadata and the toolchain read",
+        });
+        if let Some(dir) = &cmd.target_dir {
+            ws.target_dir = cwd.join(dir);
+        }
         let skeleton = Skeleton::from_metadata(&ws.metadata)?;
         rep.detail("skeleton made");
         let env: Vec<(String, String)> = std::env::vars()

@@ -21,10 +21,24 @@ pub struct Toolchain {
 }
 
 impl Toolchain {
+    /// Everything that tells this toolchain from another: both version outputs.
+    pub fn id(&self) -> String {
+        format!("{}\n{}", self.rustc_vv.trim(), self.cargo_v.trim())
+    }
+
     pub fn detect(dir: &Path) -> Result<Toolchain, ToolchainError> {
         let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-        let rustc_vv = run(Command::new(&rustc).arg("-vV").current_dir(dir))?;
-        let cargo_v = run(Command::new(crate::cargo_bin()).arg("-V").current_dir(dir))?;
+        // Two processes behind rustup's proxies: asked together.
+        let (rustc_vv, cargo_v) = std::thread::scope(|scope| {
+            let cargo_v =
+                scope.spawn(|| run(Command::new(crate::cargo_bin()).arg("-V").current_dir(dir)));
+            let rustc_vv = run(Command::new(&rustc).arg("-vV").current_dir(dir));
+            let cargo_v = cargo_v
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (rustc_vv, cargo_v)
+        });
+        let (rustc_vv, cargo_v) = (rustc_vv?, cargo_v?);
         let host = rustc_vv
             .lines()
             .find_map(|l| l.strip_prefix("host: "))

@@ -715,6 +715,12 @@ fn store(cli: &Cli, cmd: &StoreCommand) -> ExitCode {
                             human_bytes(r.removed_linked_bytes)
                         );
                     }
+                    if r.removed_cache_entries > 0 {
+                        println!(
+                            "removed {} cache entries unused for a week",
+                            r.removed_cache_entries
+                        );
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e.to_string()),

@@ -258,20 +258,26 @@ impl Writer<'_> {
                             .iter()
                             .find(|(b, t, _)| b == blob && *t == e.mtime)
                             .and_then(|(_, _, p)| std::fs::hard_link(p, &tmp).ok());
-                        // A hardlink shares mode and mtime with what it links to; a file of
-                        // its own (a copy, or decompressed) gets them set.
-                        let own_file = match twin {
+                        // A hardlink shares mode and mtime with what it links to; a copy gets
+                        // them set; a file written from the blob comes with them.
+                        let copied = match twin {
                             Some(()) => false,
                             None => match self.try_linked(e, blob, *size, *executable, &tmp) {
                                 Some(FromLinked::Hardlink) => false,
                                 Some(FromLinked::Copy) => true,
                                 None => {
-                                    self.store.restore_blob(blob, &tmp)?;
-                                    true
+                                    self.store.restore_file(
+                                        blob,
+                                        &tmp,
+                                        *size,
+                                        e.mtime,
+                                        *executable,
+                                    )?;
+                                    false
                                 }
                             },
                         };
-                        if own_file {
+                        if copied {
                             if *executable {
                                 use std::os::unix::fs::PermissionsExt;
                                 std::fs::set_permissions(

@@ -33,7 +33,7 @@ pub use linked::FromLinked;
 pub use maint::{CorruptObject, DanglingRef, GcReport, MissingBlobRef, StoreStats, VerifyReport};
 pub use manifest::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, SourceStamp};
 pub use size::parse_size;
-pub use store::{BlobForm, PutBlob, Store, StoreLock};
+pub use store::{BlobForm, PutBlob, SMALL_BLOB, Store, StoreLock};
 
 #[cfg(test)]
 mod send_sync {

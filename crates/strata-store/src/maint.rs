@@ -14,6 +14,7 @@ use crate::{BlobForm, Manifest, ObjectId, Store, StoreError};
 
 /// Temp files older than this are abandoned even if their writer lives.
 const TMP_MAX_AGE: Duration = Duration::from_secs(3600);
+const CACHE_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStats {
@@ -103,6 +104,8 @@ pub struct GcReport {
     /// outside the budget, so not in the byte counts above.
     pub removed_linked: u64,
     pub removed_linked_bytes: u64,
+    /// Cache entries (`cache/`) unused for a week.
+    pub removed_cache_entries: u64,
 }
 
 /// One object file found by a scan.
@@ -676,6 +679,24 @@ impl Store {
                 }
                 report.removed_linked += 1;
                 report.removed_linked_bytes += l.len;
+            }
+        }
+
+        // 8. Caches (`cache/<name>/`, e.g. `cargo metadata` output): entries not used for a
+        //    week. A reader touches what it uses; a missing entry only costs recomputing it.
+        let cache_root = self.root().join("cache");
+        for dir in read_dir_entries(&cache_root).unwrap_or_default() {
+            for e in read_dir_entries(&dir.path()).unwrap_or_default() {
+                let Ok(md) = e.metadata() else { continue };
+                let age = md
+                    .modified()
+                    .ok()
+                    .and_then(|m| now.duration_since(m).ok())
+                    .unwrap_or_default();
+                if md.is_file() && age > CACHE_MAX_AGE {
+                    remove_file(&e.path())?;
+                    report.removed_cache_entries += 1;
+                }
             }
         }
         Ok(report)

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 
 use crate::error::io_at;
-use crate::manifest::{MANIFEST_FORMAT, check_component};
+use crate::manifest::{FileTime, MANIFEST_FORMAT, check_component};
 use crate::{Manifest, ObjectId, StoreError};
 
 const MARKER: &str = "STRATA_STORE";
@@ -22,6 +22,7 @@ const LAYOUT_NAMES: &[&str] = &[
     "tmp",
     "lock",
     "linked",
+    "cache",
 ];
 
 pub(crate) const MANIFEST_SUFFIX: &str = ".json.zst";
@@ -154,6 +155,12 @@ impl Store {
     /// `$STRATA_STORE`, else `$XDG_CACHE_HOME/strata`, else `$HOME/.cache/strata`.
     pub fn default_root() -> Result<PathBuf, StoreError> {
         default_root_from(|name| std::env::var_os(name))
+    }
+
+    /// A directory for a cache of something strata would otherwise recompute (e.g. `cargo
+    /// metadata` output): not content-addressed, safe to delete, pruned by `gc`.
+    pub fn cache_dir(&self, name: &str) -> PathBuf {
+        self.root.join("cache").join(name)
     }
 
     pub fn root(&self) -> &Path {
@@ -440,6 +447,71 @@ impl Store {
             let _ = fs::remove_file(dest);
         }
         res
+    }
+
+    /// Write blob `id` to `dest` as a new file (created or truncated) with the given mtime and,
+    /// when `executable`, mode 0755; verified as [`Store::restore_blob`]. Files up to
+    /// [`SMALL_BLOB`] (most of a target dir: fingerprints, dep-info, build-script output) are
+    /// done in memory: one read, one decompression with this thread's zstd context, one write,
+    /// and the mtime set through the open file.
+    pub fn restore_file(
+        &self,
+        id: &ObjectId,
+        dest: &Path,
+        size: u64,
+        mtime: FileTime,
+        executable: bool,
+    ) -> Result<(), StoreError> {
+        let res = if size <= SMALL_BLOB {
+            self.restore_small(id, dest, size, mtime, executable)
+        } else {
+            self.restore_blob(id, dest).and_then(|_| {
+                let out = OpenOptions::new()
+                    .write(true)
+                    .open(dest)
+                    .map_err(io_at(dest))?;
+                finish_file(&out, dest, mtime, executable)
+            })
+        };
+        if res.is_err() {
+            let _ = fs::remove_file(dest);
+        }
+        res
+    }
+
+    fn restore_small(
+        &self,
+        id: &ObjectId,
+        dest: &Path,
+        size: u64,
+        mtime: FileTime,
+        executable: bool,
+    ) -> Result<(), StoreError> {
+        let (form, blob) = self.locate_blob(id);
+        let stored = match fs::read(&blob) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::MissingBlob { id: *id });
+            }
+            Err(e) => return Err(StoreError::io(&blob, e)),
+        };
+        let content = match form {
+            BlobForm::Raw => stored,
+            BlobForm::Zstd => decompress_small(&stored, size)
+                .map_err(|e| StoreError::corrupt(&blob, format!("decompression failed: {e}")))?,
+        };
+        check_hash(&blob, id, ObjectId::of_bytes(&content))?;
+        if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+            fs::remove_file(dest).map_err(io_at(dest))?;
+        }
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dest)
+            .map_err(io_at(dest))?;
+        out.write_all(&content).map_err(io_at(dest))?;
+        finish_file(&out, dest, mtime, executable)
     }
 
     /// Whole blob in memory, hash-verified.
@@ -739,6 +811,51 @@ fn open_blob(path: &Path, id: &ObjectId) -> Result<File, StoreError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::MissingBlob { id: *id }),
         Err(e) => Err(StoreError::io(path, e)),
     }
+}
+
+/// Blobs up to this size are restored in memory by [`Store::restore_file`].
+pub const SMALL_BLOB: u64 = 1 << 20;
+
+thread_local! {
+    /// One zstd decompression context per thread: making one per file costs more than
+    /// decompressing a small file.
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decompress a small zstd frame. Room for `expected` bytes, or for the frame's own content
+/// size when it says so (bounded, so that a hostile frame cannot ask for much): a wrong size
+/// fails here or at the hash check.
+fn decompress_small(frame: &[u8], expected: u64) -> io::Result<Vec<u8>> {
+    let declared = zstd::zstd_safe::get_frame_content_size(frame)
+        .ok()
+        .flatten()
+        .unwrap_or(expected);
+    let room = usize::try_from(declared.min(2 * SMALL_BLOB)).unwrap_or(0);
+    DECOMPRESSOR.with(|d| {
+        let mut d = d.borrow_mut();
+        let dec = match d.as_mut() {
+            Some(dec) => dec,
+            None => d.insert(zstd::bulk::Decompressor::new()?),
+        };
+        dec.decompress(frame, room)
+    })
+}
+
+/// Mode and mtime of a file just written through `out`.
+fn finish_file(
+    out: &File,
+    path: &Path,
+    mtime: FileTime,
+    executable: bool,
+) -> Result<(), StoreError> {
+    if executable {
+        use std::os::unix::fs::PermissionsExt;
+        out.set_permissions(fs::Permissions::from_mode(0o755))
+            .map_err(io_at(path))?;
+    }
+    let t = filetime::FileTime::from_unix_time(mtime.secs, mtime.nanos);
+    filetime::set_file_handle_times(out, Some(t), Some(t)).map_err(io_at(path))
 }
 
 /// Stream the content of blob file `input` (stored in `form`) into `out`

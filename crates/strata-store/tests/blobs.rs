@@ -246,3 +246,93 @@ fn concurrent_processes_share_one_store() {
     assert_eq!(report.removed_blobs, 1);
     assert!(!store.has_blob(&p.id));
 }
+
+/// `restore_file`: small files in memory, large ones streamed; either way the exact bytes, the
+/// mode and the mtime, and on a bad blob an error with nothing left at `dest`.
+#[test]
+fn restore_file_writes_bytes_mode_and_mtime_for_every_size_and_form() {
+    use std::os::unix::fs::PermissionsExt;
+    let (tmp, store) = store();
+    let raw = Store::open(tmp.path().join("raw-store"))
+        .unwrap()
+        .with_compression_level(0);
+    let small = b"fingerprint 0123456789abcdef\n".repeat(3);
+    let large = content(3, (strata_store::SMALL_BLOB + 4097) as usize);
+    let mtime = t(1_650_000_000);
+    for (n, (s, data, executable)) in [
+        (&store, &small[..], false),
+        (&store, &small[..], true),
+        (&raw, &small[..], false),
+        (&store, &large[..], true),
+        (&raw, &large[..], false),
+        (&store, &b""[..], false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = s.put_bytes(data).unwrap();
+        let dest = tmp.path().join(format!("out-{n}"));
+        // An older file at `dest` is replaced, not appended to.
+        fs::write(
+            &dest,
+            b"old content that is longer than some blobs".repeat(10),
+        )
+        .unwrap();
+        s.restore_file(&p.id, &dest, data.len() as u64, mtime, executable)
+            .unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), data, "case {n}");
+        let md = fs::metadata(&dest).unwrap();
+        assert_eq!(md.permissions().mode() & 0o111 != 0, executable, "case {n}");
+        let got = filetime::FileTime::from_last_modification_time(&md);
+        assert_eq!(
+            (got.unix_seconds(), got.nanoseconds()),
+            (mtime.secs, mtime.nanos),
+            "case {n}"
+        );
+    }
+}
+
+#[test]
+fn restore_file_refuses_a_corrupt_a_lying_or_a_missing_blob_and_leaves_nothing() {
+    let (tmp, store) = store();
+    let dest = tmp.path().join("out");
+    // Corrupt small and large zstd blobs.
+    for data in [
+        b"some small content ".repeat(20),
+        content(5, (strata_store::SMALL_BLOB + 1) as usize),
+    ] {
+        let p = store.put_bytes(&data).unwrap();
+        let blob = store.blob_path(&p.id);
+        let len = fs::metadata(&blob).unwrap().len() as usize;
+        flip_byte(&blob, len / 2);
+        let err = store
+            .restore_file(&p.id, &dest, data.len() as u64, t(1), false)
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+        assert!(!dest.exists());
+    }
+    // A valid frame of other content under this name; and a frame claiming a huge size.
+    let a = store.put_bytes(&b"content a".repeat(50)).unwrap();
+    let b = store.put_bytes(&b"content b".repeat(50)).unwrap();
+    fs::copy(store.blob_path(&b.id), store.blob_path(&a.id)).unwrap();
+    assert!(matches!(
+        store.restore_file(&a.id, &dest, 450, t(1), false),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(!dest.exists());
+    let c = store.put_bytes(&b"content c".repeat(50)).unwrap();
+    let huge = zstd::bulk::compress(&vec![0u8; 64 << 20], 3).unwrap();
+    fs::write(store.blob_path(&c.id), huge).unwrap();
+    assert!(matches!(
+        store.restore_file(&c.id, &dest, 450, t(1), false),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(!dest.exists());
+    // Missing.
+    let id = ObjectId::of_bytes(b"never stored");
+    assert!(matches!(
+        store.restore_file(&id, &dest, 12, t(1), false),
+        Err(StoreError::MissingBlob { .. })
+    ));
+    assert!(!dest.exists());
+}

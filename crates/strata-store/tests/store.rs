@@ -278,3 +278,22 @@ fn errors_name_the_path() {
     let err = strata_store::parse_size("12Q").unwrap_err();
     assert!(err.to_string().contains("12Q"), "{err}");
 }
+
+#[test]
+fn gc_removes_cache_entries_unused_for_a_week_and_keeps_the_rest() {
+    let (_tmp, store) = store();
+    let dir = store.cache_dir("metadata");
+    fs::create_dir_all(&dir).unwrap();
+    let old = dir.join("old.metadata");
+    let fresh = dir.join("fresh.metadata");
+    fs::write(&old, b"{}\n{}").unwrap();
+    fs::write(&fresh, b"{}\n{}").unwrap();
+    set_mtime(&old, Duration::from_secs(8 * 24 * 3600));
+    let gc = store.gc(u64::MAX).unwrap();
+    assert_eq!(gc.removed_cache_entries, 1);
+    assert!(!old.exists());
+    assert!(fresh.exists());
+    // A store that holds only a cache is still a store (the cache dir is part of the layout).
+    Store::open(store.root()).unwrap();
+    assert!(store.verify().unwrap().is_clean());
+}

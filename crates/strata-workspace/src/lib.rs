@@ -1,9 +1,11 @@
 //! The workspace as cargo describes it: root, target dir, local packages, and the files of those
 //! packages with a verdict on each — does cargo read it (an *input*) or not (a README, a logo).
 
+mod cache;
 mod files;
 mod filter;
 
+pub use cache::{CacheOutcome, MetadataCache};
 pub use files::{SourceFile, rel_string, source_files};
 pub use filter::SourceFilter;
 
@@ -63,21 +65,18 @@ impl Workspace {
         extra_args: &[String],
         envs: &[(OsString, OsString)],
     ) -> Result<Workspace, WorkspaceError> {
-        let out = Command::new(cargo)
-            .args(["metadata", "--format-version", "1"])
-            .args(extra_args)
-            .envs(envs.iter().map(|(k, v)| (k, v)))
-            .current_dir(cwd)
-            .output()
-            .map_err(WorkspaceError::Spawn)?;
-        if !out.status.success() {
-            return Err(WorkspaceError::Metadata {
-                dir: cwd.to_path_buf(),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-            });
-        }
-        let metadata: cargo_metadata::Metadata = serde_json::from_slice(&out.stdout)
-            .map_err(|e| WorkspaceError::Parse(e.to_string()))?;
+        let run = MetadataRun {
+            cargo,
+            cwd,
+            args: extra_args,
+            envs,
+        };
+        Self::from_output(&run.output(false)?)
+    }
+
+    fn from_output(bytes: &[u8]) -> Result<Workspace, WorkspaceError> {
+        let metadata: cargo_metadata::Metadata =
+            serde_json::from_slice(bytes).map_err(|e| WorkspaceError::Parse(e.to_string()))?;
         Self::from_metadata(metadata)
     }
 
@@ -162,5 +161,73 @@ impl Workspace {
             .collect();
         names.sort();
         names.join(",")
+    }
+}
+
+/// One `cargo metadata` invocation as strata makes it.
+#[derive(Debug, Clone, Copy)]
+pub struct MetadataRun<'a> {
+    pub cargo: &'a Path,
+    pub cwd: &'a Path,
+    /// Extra arguments, e.g. `--manifest-path`, `--locked`, `--config`.
+    pub args: &'a [String],
+    /// Environment for cargo, e.g. the canonical `CARGO_HOME`.
+    pub envs: &'a [(OsString, OsString)],
+}
+
+impl MetadataRun<'_> {
+    /// Stdout of `cargo metadata --format-version 1` (with `--no-deps` when asked).
+    pub fn output(&self, no_deps: bool) -> Result<Vec<u8>, WorkspaceError> {
+        let mut cmd = Command::new(self.cargo);
+        cmd.args(["metadata", "--format-version", "1"]);
+        if no_deps {
+            cmd.arg("--no-deps");
+        }
+        let out = cmd
+            .args(self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .current_dir(self.cwd)
+            .output()
+            .map_err(WorkspaceError::Spawn)?;
+        if !out.status.success() {
+            return Err(WorkspaceError::Metadata {
+                dir: self.cwd.to_path_buf(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// The workspace, from `cache` when nothing cargo reads has changed (see [`MetadataCache`]).
+    /// `no_deps` is this run's `output(true)`, made by the caller (beside other work);
+    /// `toolchain` names the cargo and rustc in use. A cache that cannot be read or written only
+    /// costs the full `cargo metadata`.
+    pub fn load_cached(
+        &self,
+        no_deps: Result<Vec<u8>, WorkspaceError>,
+        toolchain: &str,
+        cache: &MetadataCache,
+    ) -> Result<(Workspace, CacheOutcome), WorkspaceError> {
+        let Ok(no_deps) = no_deps else {
+            // The full run says what is wrong, as it would without a cache.
+            return Ok((
+                Workspace::load(self.cargo, self.cwd, self.args, self.envs)?,
+                CacheOutcome::Miss,
+            ));
+        };
+        let env = cache::relevant_env(self.envs);
+        let mut args = self.args.to_vec();
+        args.push(toolchain.to_string());
+        let key = cache::key(self.cwd, &args, &env, &no_deps);
+        if let Some(bytes) = cache.get(&key)
+            && let Ok(ws) = Workspace::from_output(&bytes)
+        {
+            return Ok((ws, CacheOutcome::Hit));
+        }
+        let bytes = self.output(false)?;
+        let ws = Workspace::from_output(&bytes)?;
+        let files = cache::watched_files(&ws.metadata, self.cwd, &env);
+        let _ = cache.put(&key, &files, &bytes);
+        Ok((ws, CacheOutcome::Miss))
     }
 }
