@@ -63,16 +63,20 @@ pub struct DevRestore {
 
 /// Restore the dependency layer, the crate layer and the dev layer for `cmd` (a debug build)
 /// without running cargo. Builds nothing: a missing dependency layer stays missing.
-/// `prepared` runs once the workspace is read (before the files are restored), also when that
-/// fails: work to do beside the restore.
+/// `prepared` runs once the workspace is read (before the files are restored), with the
+/// workspace root and host triple, or `None` when that failed: work to do beside the restore.
 pub fn restore(
     cmd: &CargoCommand,
     opts: &Options,
     rep: &Reporter,
-    prepared: &mut dyn FnMut(),
+    prepared: &mut dyn FnMut(Option<(&Path, &str)>),
 ) -> Result<DevRestore, SessionError> {
     let s = Session::prepare(cmd, opts, rep);
-    prepared();
+    prepared(
+        s.as_ref()
+            .ok()
+            .map(|s| (s.ws.root.as_path(), s.toolchain.host.as_str())),
+    );
     let s = s?;
     rep.detail("workspace, toolchain and keys read");
     let _lock = match s.store.lock_shared() {

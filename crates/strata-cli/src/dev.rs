@@ -49,11 +49,19 @@ pub enum DevAction {
 
 /// What the dev loop sets up for one project.
 struct Setup {
-    root: PathBuf,
-    host: String,
+    cwd: PathBuf,
     linker: strata_dev::LinkerChoice,
     target_dir: Option<PathBuf>,
     cargo_home: Option<PathBuf>,
+    /// The workspace root and the host triple: two processes behind rustup's proxies, asked
+    /// only when something needs them (a linker setting, `--write`, an error to report).
+    place: std::cell::OnceCell<Result<Place, String>>,
+}
+
+#[derive(Debug, Clone)]
+struct Place {
+    root: PathBuf,
+    host: String,
 }
 
 fn setup(a: &SetupArgs) -> Result<Setup, String> {
@@ -64,8 +72,6 @@ fn setup(a: &SetupArgs) -> Result<Setup, String> {
         )
     })?;
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current dir: {e}"))?;
-    let root = strata_dev::workspace_root(&cwd).map_err(|e| e.to_string())?;
-    let host = strata_dev::host_triple(&cwd).map_err(|e| e.to_string())?;
     let linker = strata_dev::linker::choose(pref, &cwd).map_err(|e| e.to_string())?;
     let target_dir = if a.shared_target_dir {
         Some(strata_dev::shared_target_dir(&cwd).map_err(|e| e.to_string())?)
@@ -74,28 +80,47 @@ fn setup(a: &SetupArgs) -> Result<Setup, String> {
     };
     let cargo_home = CanonicalHome::prepare().ok().map(|h| h.path);
     Ok(Setup {
-        root,
-        host,
+        cwd,
         linker,
         target_dir,
         cargo_home,
+        place: std::cell::OnceCell::new(),
     })
 }
 
 impl Setup {
-    fn config_path(&self) -> PathBuf {
-        self.root.join(".cargo").join("config.toml")
+    fn place(&self) -> Result<&Place, String> {
+        self.place
+            .get_or_init(|| {
+                let cwd = &self.cwd;
+                let (root, host) = std::thread::scope(|scope| {
+                    let host = scope.spawn(|| strata_dev::host_triple(cwd));
+                    (strata_dev::workspace_root(cwd), host.join())
+                });
+                Ok(Place {
+                    root: root.map_err(|e| e.to_string())?,
+                    host: host
+                        .map_err(|_| "could not ask rustc for the host triple".to_string())?
+                        .map_err(|e| e.to_string())?,
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn config_path(&self) -> Result<PathBuf, String> {
+        Ok(self.place()?.root.join(".cargo").join("config.toml"))
     }
 
     /// Does a cargo config already choose a linker with -fuse-ld (e.g. after `--write`)?
-    fn config_sets_linker(&self) -> bool {
-        strata_dev::doctor::config_files(&self.root)
+    fn config_sets_linker(&self) -> Result<bool, String> {
+        Ok(strata_dev::doctor::config_files(&self.place()?.root)
             .iter()
-            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("-fuse-ld=")))
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("-fuse-ld="))))
     }
 
     /// The exports for a shell; `written` leaves out what `--write` put into the config.
-    fn exports(&self, written: bool) -> Vec<(String, String)> {
+    fn exports(&self, written: bool) -> Result<Vec<(String, String)>, String> {
         let mut out = Vec::new();
         if let Some(home) = &self.cargo_home {
             out.push(("CARGO_HOME".into(), home.display().to_string()));
@@ -107,11 +132,14 @@ impl Setup {
                 out.push(("CARGO_TARGET_DIR".into(), dir.display().to_string()));
             }
             let flags = self.linker.linker.rustflags();
-            if !flags.is_empty() && !self.config_sets_linker() {
-                out.push((target_env(&self.host, "RUSTFLAGS"), flags.join(" ")));
+            if !flags.is_empty() && !self.config_sets_linker()? {
+                out.push((
+                    target_env(&self.place()?.host, "RUSTFLAGS"),
+                    flags.join(" "),
+                ));
             }
         }
-        out
+        Ok(out)
     }
 }
 
@@ -127,7 +155,11 @@ pub fn env(a: &SetupArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    print_exports(&s.exports(false));
+    // Outside a workspace there is nothing to set up: say so, as `strata dev` does.
+    match s.place().and_then(|_| s.exports(false)) {
+        Ok(exports) => print_exports(&exports),
+        Err(e) => return fail(&e),
+    }
     ExitCode::SUCCESS
 }
 
@@ -162,25 +194,35 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         },
     );
     if a.write {
+        let (host, path) = match s
+            .place()
+            .and_then(|p| Ok((p.host.clone(), s.config_path()?)))
+        {
+            Ok(x) => x,
+            Err(e) => return fail(&e),
+        };
         let settings = DevSettings {
-            host: s.host.clone(),
+            host,
             linker: s.linker.linker,
             target_dir: s.target_dir.clone(),
         };
-        match strata_dev::config::write(&s.config_path(), &settings) {
+        match strata_dev::config::write(&path, &settings) {
             Ok(changes) if changes.is_empty() => rep.status(
                 "Config",
-                &format!("{} already has the dev settings", s.config_path().display()),
+                &format!("{} already has the dev settings", path.display()),
             ),
             Ok(changes) => {
                 for c in changes {
-                    rep.status("Config", &format!("{}: {c}", s.config_path().display()));
+                    rep.status("Config", &format!("{}: {c}", path.display()));
                 }
             }
             Err(e) => return fail(&e.to_string()),
         }
     }
-    let exports = s.exports(a.write);
+    let exports = match s.exports(a.write) {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
     // The layers are looked up with the same environment the user's builds will have.
     for (k, v) in &exports {
         // SAFETY: strata is single-threaded here; no thread has been started yet.
@@ -188,16 +230,26 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
     }
     // The doctor only runs tools (cargo -V, mold --version, …): it runs beside the restore's
     // file work, once `cargo metadata` (which it would slow down on 2 cores) is done.
-    let (cwd, root, host) = (
-        std::env::current_dir().unwrap_or_default(),
-        s.root.clone(),
-        s.host.clone(),
-    );
+    // Root and host come from the restore's workspace and toolchain when it read them.
     let mut doctor = None;
-    let mut start_doctor = || {
-        let (cwd, root, host) = (cwd.clone(), root.clone(), host.clone());
+    let mut not_a_workspace = None;
+    let mut start_doctor = |read: Option<(&Path, &str)>| {
+        let place = match read {
+            Some((root, host)) => Place {
+                root: root.to_path_buf(),
+                host: host.to_string(),
+            },
+            None => match s.place() {
+                Ok(p) => p.clone(),
+                Err(e) => {
+                    not_a_workspace = Some(e);
+                    return;
+                }
+            },
+        };
+        let cwd = s.cwd.clone();
         doctor = Some(std::thread::spawn(move || {
-            strata_dev::doctor::check(&cwd, &root, &host)
+            strata_dev::doctor::check(&cwd, &place.root, &place.host)
         }));
     };
     let opts = Options {
@@ -206,7 +258,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
     };
     let build = CargoCommand::parse("build", &[]);
     if a.no_restore {
-        start_doctor();
+        start_doctor(None);
     } else {
         match strata_build::dev::restore(&build, &opts, &rep, &mut start_doctor) {
             Ok(r) => {
@@ -236,6 +288,9 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
             }
             Err(e) => rep.warn(&format!("{e}; nothing restored")),
         }
+    }
+    if let Some(e) = not_a_workspace {
+        return fail(&e);
     }
     if let Some(d) = doctor {
         report_doctor(&rep, d.join());

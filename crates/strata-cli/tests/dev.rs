@@ -484,3 +484,39 @@ fn dev_outside_a_cargo_project_is_a_clear_error() {
         bad.stderr
     );
 }
+
+/// The doctor asks the cargo-nextest that `cargo nextest` would run, directly: the cargo home's
+/// `bin` first, unless PATH names that dir; then PATH in order.
+#[test]
+fn doctor_finds_the_cargo_nextest_cargo_would_run() {
+    let w = World::new();
+    let a = w.checkout("a");
+    let fake = |dir: &Path, version: &str| {
+        std::fs::create_dir_all(dir).unwrap();
+        let bin = dir.join("cargo-nextest");
+        std::fs::write(&bin, format!("#!/bin/sh\necho cargo-nextest {version}\n")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let home = w.path("nextest-home");
+    let on_path = w.path("nextest-on-path");
+    fake(&home.join("bin"), "0.0.1-home");
+    fake(&on_path, "0.0.2-path");
+    let path = format!(
+        "{}:{}",
+        on_path.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |path: &str| {
+        let env = [
+            ("PATH".to_string(), path.to_string()),
+            ("CARGO_HOME".to_string(), home.display().to_string()),
+        ];
+        strata(&w, &a, &["doctor"], &env).stdout
+    };
+    let out = run(&path);
+    assert!(out.contains("cargo-nextest 0.0.1-home"), "{out}");
+    // PATH names the home's bin after the other dir: PATH order decides.
+    let out = run(&format!("{path}:{}", home.join("bin").display()));
+    assert!(out.contains("cargo-nextest 0.0.2-path"), "{out}");
+}

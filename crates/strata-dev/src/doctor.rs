@@ -78,7 +78,71 @@ fn tool(name: &str, program: &Path, args: &[&str], cwd: &Path, fix: &str) -> Fin
     }
 }
 
-/// Cargo config files that apply in `cwd` (nearest first), then the cargo home's.
+fn cargo(cwd: &Path) -> Finding {
+    match run(Path::new("cargo"), &["-V"], cwd) {
+        Some((true, v)) => {
+            let minor = v
+                .split_whitespace()
+                .nth(1)
+                .and_then(|ver| ver.split('.').nth(1))
+                .and_then(|m| m.parse::<u32>().ok());
+            match minor {
+                Some(m) if m < MIN_CARGO_MINOR => Finding {
+                    name: "cargo".into(),
+                    status: Status::Conflict,
+                    detail: format!("{v}: older than 1.{MIN_CARGO_MINOR}"),
+                    fix: Some("rustup update stable".into()),
+                },
+                _ => Finding {
+                    name: "cargo".into(),
+                    status: Status::Ok,
+                    detail: v,
+                    fix: None,
+                },
+            }
+        }
+        _ => Finding {
+            name: "cargo".into(),
+            status: Status::Missing,
+            detail: "`cargo -V` failed".into(),
+            fix: Some("install Rust with rustup: https://rustup.rs".into()),
+        },
+    }
+}
+
+/// cargo-nextest, asked directly where cargo would find it: cargo searches PATH with the cargo
+/// home's `bin` first unless PATH names that dir itself. Going through `cargo nextest` costs two
+/// more processes, one of them rustup's proxy.
+fn nextest(cwd: &Path) -> Finding {
+    let fix = "cargo install --locked cargo-nextest";
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    let home_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|h| h.join("bin"));
+    if let Some(home_bin) = home_bin
+        && !dirs.contains(&home_bin)
+    {
+        dirs.insert(0, home_bin);
+    }
+    match dirs
+        .iter()
+        .map(|d| d.join("cargo-nextest"))
+        .find(|p| p.is_file())
+    {
+        Some(bin) => tool("cargo-nextest", &bin, &["nextest", "--version"], cwd, fix),
+        None => tool(
+            "cargo-nextest",
+            Path::new("cargo"),
+            &["nextest", "--version"],
+            cwd,
+            fix,
+        ),
+    }
+}
+
 /// rust-analyzer, without asking rustup's proxy when the component is absent (slow): the
 /// component lives in the toolchain's sysroot.
 fn rust_analyzer(cwd: &Path) -> Finding {
@@ -124,6 +188,7 @@ fn is_rustup_proxy(program: &Path) -> bool {
     }
 }
 
+/// Cargo config files that apply in `cwd` (nearest first), then the cargo home's.
 pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for dir in cwd.ancestors() {
@@ -289,39 +354,11 @@ fn wrapper_settings(cwd: &Path) -> Vec<(String, String)> {
 /// Run every check from `cwd` (the project dir).
 pub fn check(cwd: &Path, root: &Path, host: &str) -> Result<Vec<Finding>, DevError> {
     let mut out = Vec::new();
-    out.push(match run(Path::new("cargo"), &["-V"], cwd) {
-        Some((true, v)) => {
-            let minor = v
-                .split_whitespace()
-                .nth(1)
-                .and_then(|ver| ver.split('.').nth(1))
-                .and_then(|m| m.parse::<u32>().ok());
-            match minor {
-                Some(m) if m < MIN_CARGO_MINOR => Finding {
-                    name: "cargo".into(),
-                    status: Status::Conflict,
-                    detail: format!("{v}: older than 1.{MIN_CARGO_MINOR}"),
-                    fix: Some("rustup update stable".into()),
-                },
-                _ => Finding {
-                    name: "cargo".into(),
-                    status: Status::Ok,
-                    detail: v,
-                    fix: None,
-                },
-            }
-        }
-        _ => Finding {
-            name: "cargo".into(),
-            status: Status::Missing,
-            detail: "`cargo -V` failed".into(),
-            fix: Some("install Rust with rustup: https://rustup.rs".into()),
-        },
-    });
     // The tools answer in their own time (rustup's proxy takes ~0.2 s to say a component is
     // missing): asked all at once.
     std::thread::scope(|scope| {
         let checks = [
+            scope.spawn(|| cargo(cwd)),
             scope.spawn(|| {
                 tool(
                     "mold",
@@ -341,15 +378,7 @@ pub fn check(cwd: &Path, root: &Path, host: &str) -> Result<Vec<Finding>, DevErr
                 )
             }),
             scope.spawn(|| rust_analyzer(cwd)),
-            scope.spawn(|| {
-                tool(
-                    "cargo-nextest",
-                    Path::new("cargo"),
-                    &["nextest", "--version"],
-                    cwd,
-                    "cargo install --locked cargo-nextest",
-                )
-            }),
+            scope.spawn(|| nextest(cwd)),
         ];
         for c in checks {
             if let Ok(f) = c.join() {
