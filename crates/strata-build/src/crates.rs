@@ -37,7 +37,11 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         }
     };
     let hashed = strata_layer::hash_sources(files);
-    let scan = match strata_layer::scan(&s.ws.target_dir, Some(&s.profiles)) {
+    let local = s.ws.local_names();
+    // Only the local packages' own units are read here (not the whole target dir).
+    let scan_local =
+        || strata_layer::scan_package_units(&s.ws.target_dir, Some(&s.profiles), &local);
+    let scan = match scan_local() {
         Ok(scan) => scan,
         Err(e) => {
             rep.warn(&format!(
@@ -46,7 +50,6 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
             return None;
         }
     };
-    let local = s.ws.local_names();
     let local_present = scan.packages.values().any(|p| local.contains(p));
 
     let mut base = None;
@@ -73,7 +76,7 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
     }
     if let Some((_, m)) = &base {
         // What the units now in the target dir read (restored ones included).
-        let referenced = strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))
+        let referenced = scan_local()
             .map(|scan| strata_layer::referenced_files(&s.ws, &scan))
             .unwrap_or_default();
         let a = strata_restore::align_sources(&m.sources, &hashed, &filter, &referenced, mode);

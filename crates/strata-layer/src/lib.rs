@@ -17,7 +17,7 @@ pub use depinfo::{ReferencedFiles, referenced_files};
 pub use path::{Group, classify, linkable, linking_wanted, unit_package};
 pub use prune::prune_local_units;
 pub use save::{SaveStats, save_entries};
-pub use scan::{ScannedFile, TargetScan, scan};
+pub use scan::{ScannedFile, TargetScan, scan, scan_package_units};
 pub use stamp::{hash_file, hash_sources, mtime_of, stamp_sources};
 
 use std::path::PathBuf;

@@ -92,7 +92,7 @@ pub fn unit_package(rel: &str) -> Option<String> {
     split_hash(name).map(|(pkg, _)| pkg.to_string())
 }
 
-fn looks_like_triple(s: &str) -> bool {
+pub(crate) fn looks_like_triple(s: &str) -> bool {
     s.matches('-').count() >= 2 && !s.starts_with('.')
 }
 
@@ -110,7 +110,7 @@ fn is_hash(s: &str) -> bool {
 }
 
 /// `serde_json-d912ea6cf43a7430` → (`serde_json`, `d912ea6cf43a7430`).
-fn split_hash(name: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_hash(name: &str) -> Option<(&str, &str)> {
     let (pkg, hash) = name.rsplit_once('-')?;
     is_hash(hash).then_some((pkg, hash))
 }

@@ -66,6 +66,62 @@ impl TargetScan {
 /// (all when `None`); `*/release` matches `release` under any target triple. A missing dir scans
 /// as empty.
 pub fn scan(root: &Path, profiles: Option<&[String]>) -> Result<TargetScan, LayerError> {
+    scan_where(root, profiles, &|_| true)
+}
+
+/// [`scan`], limited to the units of `packages` whose files cargo names after the package: their
+/// `.fingerprint/` and `build/` dirs (dep-info, fingerprints, build-script output). `deps/`,
+/// `incremental/` and other packages' units are not read: on xh that is 4,000 files fewer
+/// than [`scan`] for the 50 it needs to find which of its own units exist and what they read.
+pub fn scan_package_units(
+    root: &Path,
+    profiles: Option<&[String]>,
+    packages: &std::collections::BTreeSet<String>,
+) -> Result<TargetScan, LayerError> {
+    scan_where(root, profiles, &|dir| match package_dir(dir) {
+        PackageDir::Unit(pkg) => packages.contains(pkg),
+        PackageDir::Other => false,
+        PackageDir::Above => true,
+    })
+}
+
+/// Where a directory (relative to the target dir) sits, for [`scan_package_units`].
+enum PackageDir<'a> {
+    /// `<profile>/.fingerprint/<pkg>-<hash>` or `<profile>/build/<pkg>-<hash>`.
+    Unit(&'a str),
+    /// `<profile>/deps`, `<profile>/incremental`, `<profile>/examples`, or a unit dir whose name
+    /// has no hash.
+    Other,
+    /// The target dir's top levels (profiles, triples, `.fingerprint`, `build`), or anything
+    /// inside a unit dir.
+    Above,
+}
+
+fn package_dir(rel: &str) -> PackageDir<'_> {
+    let c: Vec<&str> = rel.split('/').collect();
+    // Components below the profile: 1 for `debug/<sub>`, 2 for `<triple>/debug/<sub>`.
+    let below = |n: usize| {
+        (c.len() == n + 1 && !crate::path::looks_like_triple(c[0]))
+            || (c.len() == n + 2 && crate::path::looks_like_triple(c[0]))
+    };
+    let last = c[c.len() - 1];
+    if below(1) && matches!(last, "deps" | "incremental" | "examples") {
+        return PackageDir::Other;
+    }
+    if below(2) && matches!(c[c.len() - 2], ".fingerprint" | "build") {
+        return match crate::path::split_hash(last) {
+            Some((pkg, _)) => PackageDir::Unit(pkg),
+            None => PackageDir::Other,
+        };
+    }
+    PackageDir::Above
+}
+
+fn scan_where(
+    root: &Path,
+    profiles: Option<&[String]>,
+    keep_dir: &dyn Fn(&str) -> bool,
+) -> Result<TargetScan, LayerError> {
     let mut out = TargetScan {
         root: root.to_path_buf(),
         ..TargetScan::default()
@@ -79,9 +135,17 @@ pub fn scan(root: &Path, profiles: Option<&[String]>) -> Result<TargetScan, Laye
         .into_iter()
         .filter_entry(|e| {
             // Skip strata's own work dirs and cargo's doc/package output early.
-            e.depth() != 1
-                || !(e.file_name().to_string_lossy().starts_with(".strata")
+            if e.depth() == 1
+                && (e.file_name().to_string_lossy().starts_with(".strata")
                     || matches!(e.file_name().to_str(), Some("doc" | "package" | "tmp")))
+            {
+                return false;
+            }
+            !e.file_type().is_dir()
+                || e.depth() == 0
+                || e.path()
+                    .strip_prefix(root)
+                    .is_ok_and(|rel| keep_dir(&strata_workspace::rel_string(rel)))
         });
     for entry in walker {
         let entry = entry.map_err(|e| LayerError::Io {
@@ -149,6 +213,56 @@ fn profile_matches(pattern: &str, profile: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// The restricted scan finds exactly what the full scan finds in the chosen packages'
+    /// fingerprint and build dirs, under a plain profile and under a target triple.
+    #[test]
+    fn package_units_are_the_full_scan_restricted_to_those_packages() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let files = [
+            "debug/.fingerprint/app-0123456789abcdef/dep-bin-app",
+            "debug/.fingerprint/app-0123456789abcdef/bin-app",
+            "debug/.fingerprint/serde-1111111111111111/lib-serde",
+            "debug/build/app-2222222222222222/output",
+            "debug/build/app-2222222222222222/out/generated.rs",
+            "debug/build/ring-3333333333333333/output",
+            "debug/deps/app-0123456789abcdef",
+            "debug/deps/libserde-1111111111111111.rlib",
+            "debug/incremental/app-xyz/s-abc/dep-graph.bin",
+            "debug/examples/demo-4444444444444444",
+            "debug/app",
+            "x86_64-unknown-linux-musl/debug/.fingerprint/app-5555555555555555/lib-app",
+            "x86_64-unknown-linux-musl/debug/deps/libapp-5555555555555555.rlib",
+            "x86_64-unknown-linux-musl/debug/.fingerprint/libc-6666666666666666/lib-libc",
+        ];
+        for f in files {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f).unwrap();
+        }
+        let profiles = vec!["debug".to_string(), "*/debug".to_string()];
+        let local: std::collections::BTreeSet<String> = ["app".to_string()].into();
+        let full = super::scan(root, Some(&profiles)).unwrap();
+        let part = super::scan_package_units(root, Some(&profiles), &local).unwrap();
+        let unit_dir_of_local = |rel: &str| {
+            ["/.fingerprint/app-", "/build/app-"]
+                .iter()
+                .any(|d| rel.contains(d))
+        };
+        let expected: Vec<&str> = full
+            .files
+            .iter()
+            .map(|f| f.rel.as_str())
+            .filter(|r| unit_dir_of_local(r) || r.matches('/').count() == 1)
+            .collect();
+        let got: Vec<&str> = part.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(got, expected);
+        assert!(got.contains(&"x86_64-unknown-linux-musl/debug/.fingerprint/app-5555555555555555/lib-app"));
+        assert!(got.contains(&"debug/build/app-2222222222222222/out/generated.rs"));
+        assert!(part.packages.values().all(|p| p == "app"), "{:?}", part.packages);
+        assert_eq!(part.packages.len(), 3);
+    }
+
     #[test]
     fn profile_patterns() {
         use super::profile_matches;
