@@ -46,6 +46,15 @@ fn ref_latest(s: &Session) -> String {
     format!("projects/{}/dev/{}/latest", s.project, &s.config_id()[..16])
 }
 
+/// What the restore has read before it writes files: for work that runs beside it.
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<'a> {
+    /// The workspace root.
+    pub root: &'a Path,
+    /// The toolchain's host triple.
+    pub host: &'a str,
+}
+
 /// What `strata dev` restored.
 #[derive(Debug, Default, Clone)]
 pub struct DevRestore {
@@ -69,14 +78,13 @@ pub fn restore(
     cmd: &CargoCommand,
     opts: &Options,
     rep: &Reporter,
-    prepared: &mut dyn FnMut(Option<(&Path, &str)>),
+    prepared: &mut dyn FnMut(Option<Prepared<'_>>),
 ) -> Result<DevRestore, SessionError> {
     let s = Session::prepare(cmd, opts, rep);
-    prepared(
-        s.as_ref()
-            .ok()
-            .map(|s| (s.ws.root.as_path(), s.toolchain.host.as_str())),
-    );
+    prepared(s.as_ref().ok().map(|s| Prepared {
+        root: &s.ws.root,
+        host: &s.toolchain.host,
+    }));
     let s = s?;
     rep.detail("workspace, toolchain and keys read");
     let _lock = match s.store.lock_shared() {

@@ -233,11 +233,11 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
     // Root and host come from the restore's workspace and toolchain when it read them.
     let mut doctor = None;
     let mut not_a_workspace = None;
-    let mut start_doctor = |read: Option<(&Path, &str)>| {
+    let mut start_doctor = |read: Option<strata_build::dev::Prepared<'_>>| {
         let place = match read {
-            Some((root, host)) => Place {
-                root: root.to_path_buf(),
-                host: host.to_string(),
+            Some(p) => Place {
+                root: p.root.to_path_buf(),
+                host: p.host.to_string(),
             },
             None => match s.place() {
                 Ok(p) => p.clone(),

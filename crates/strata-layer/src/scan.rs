@@ -257,9 +257,15 @@ mod tests {
             .collect();
         let got: Vec<&str> = part.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(got, expected);
-        assert!(got.contains(&"x86_64-unknown-linux-musl/debug/.fingerprint/app-5555555555555555/lib-app"));
+        assert!(got.contains(
+            &"x86_64-unknown-linux-musl/debug/.fingerprint/app-5555555555555555/lib-app"
+        ));
         assert!(got.contains(&"debug/build/app-2222222222222222/out/generated.rs"));
-        assert!(part.packages.values().all(|p| p == "app"), "{:?}", part.packages);
+        assert!(
+            part.packages.values().all(|p| p == "app"),
+            "{:?}",
+            part.packages
+        );
         assert_eq!(part.packages.len(), 3);
     }
 
