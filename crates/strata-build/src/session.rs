@@ -134,21 +134,25 @@ impl Session {
             args: &meta_args,
             envs: &envs,
         };
-        // `cargo metadata --no-deps` (the cache's key) and the toolchain's `-vV` are independent
-        // processes: run together.
-        let (no_deps, toolchain) = std::thread::scope(|scope| {
+        // Not in a Nix build: the store is its output there ([`strata_store::in_nix_build`]).
+        let cache = (!strata_store::in_nix_build()).then(|| MetadataCache {
+            dir: store.cache_dir("metadata"),
+        });
+        // `cargo metadata` (`--no-deps`, the cache's key, when there is a cache) and the
+        // toolchain's `-vV` are independent processes: run together.
+        let (first, toolchain) = std::thread::scope(|scope| {
             let toolchain = scope.spawn(|| Toolchain::detect(&cwd));
-            let no_deps = run.output(true);
+            let first = run.output(cache.is_some());
             let toolchain = toolchain
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (no_deps, toolchain)
+            (first, toolchain)
         });
         let toolchain = toolchain?;
-        let cache = MetadataCache {
-            dir: store.cache_dir("metadata"),
+        let (mut ws, outcome) = match &cache {
+            Some(cache) => run.load_cached(first, &toolchain.id(), cache)?,
+            None => (Workspace::from_output(&first?)?, CacheOutcome::Miss),
         };
-        let (mut ws, outcome) = run.load_cached(no_deps, &toolchain.id(), &cache)?;
         rep.detail(match outcome {
             CacheOutcome::Hit => "cargo metadata (cached) and the toolchain read",
             CacheOutcome::Miss => "cargo metadata and the toolchain read",

@@ -173,12 +173,15 @@ fn nix_deps_derivation_survives_edits_and_feeds_package_and_checks() {
         );
     }
     // Inside Nix builds strata copies every file (NIX_BUILD_TOP is set): no linked copies are
-    // made in the deps output, and its contents are still what Nix registered.
-    assert!(
-        !Path::new(&deps.out).join("linked").exists(),
-        "linked copies under {}",
-        deps.out
-    );
+    // made in the deps output, no cache (which would name the build dir), and its contents are
+    // still what Nix registered.
+    for dir in ["linked", "cache"] {
+        assert!(
+            !Path::new(&deps.out).join(dir).exists(),
+            "{dir} under {}",
+            deps.out
+        );
+    }
     let verify = std::process::Command::new("nix-store")
         .args(["--verify-path", &deps.out])
         .output()
@@ -200,10 +203,12 @@ fn nix_deps_derivation_survives_edits_and_feeds_package_and_checks() {
     // cargoBuild's output is a store holding the crate layer as well.
     let build = nix_build(&expr, "build");
     assert!(Path::new(&build.out).join("refs/crates").is_dir());
-    assert!(
-        !Path::new(&build.out).join("linked").exists(),
-        "no linked copies (uncompressed) in a store that is a Nix output"
-    );
+    for dir in ["linked", "cache"] {
+        assert!(
+            !Path::new(&build.out).join(dir).exists(),
+            "no {dir} (uncompressed copies, caches naming the build dir) in a store that is a Nix output"
+        );
+    }
 }
 
 #[test]

@@ -148,11 +148,10 @@ pub fn linkable(path: &str) -> bool {
 }
 
 /// Whether restores hardlink (and saves keep) linked copies: unless `STRATA_LINK=0`, and never
-/// inside a Nix build, where the store is an input from /nix/store or becomes an output (which
-/// must hold no uncompressed copies, nor links into a build dir).
+/// inside a Nix build ([`strata_store::in_nix_build`]: no uncompressed copies, nor links into a
+/// build dir, in a Nix output).
 pub fn linking_wanted() -> bool {
-    std::env::var_os("NIX_BUILD_TOP").is_none()
-        && std::env::var("STRATA_LINK").map_or(true, |v| v != "0")
+    !strata_store::in_nix_build() && std::env::var("STRATA_LINK").map_or(true, |v| v != "0")
 }
 
 #[cfg(test)]

@@ -35,6 +35,13 @@ pub use manifest::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, Source
 pub use size::parse_size;
 pub use store::{BlobForm, PutBlob, SMALL_BLOB, Store, StoreLock};
 
+/// Inside a Nix build (`NIX_BUILD_TOP` is set) the store is an input from /nix/store or becomes
+/// an output: it must hold only content-addressed objects, no linked copies or caches that
+/// name the build dir.
+pub fn in_nix_build() -> bool {
+    std::env::var_os("NIX_BUILD_TOP").is_some()
+}
+
 #[cfg(test)]
 mod send_sync {
     fn assert_send_sync<T: Send + Sync>() {}

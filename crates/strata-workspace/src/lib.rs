@@ -74,7 +74,8 @@ impl Workspace {
         Self::from_output(&run.output(false)?)
     }
 
-    fn from_output(bytes: &[u8]) -> Result<Workspace, WorkspaceError> {
+    /// From the stdout of `cargo metadata --format-version 1`.
+    pub fn from_output(bytes: &[u8]) -> Result<Workspace, WorkspaceError> {
         let metadata: cargo_metadata::Metadata =
             serde_json::from_slice(bytes).map_err(|e| WorkspaceError::Parse(e.to_string()))?;
         Self::from_metadata(metadata)
