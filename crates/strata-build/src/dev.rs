@@ -158,12 +158,14 @@ enum DevSaveError {
 fn try_save(s: &Session, rep: &Reporter, summary: &mut Summary) -> Result<(), DevSaveError> {
     let scan = strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))?;
     // Cargo only compiles path packages incrementally, so every incremental dir is the
-    // workspace's own. Sessions still being written (`-working`) are not a state to restore.
-    let files: Vec<&ScannedFile> = scan
+    // workspace's own. Only each crate's newest finished session is a state rustc reads again
+    // (not the one it started from, nor one still being written).
+    let incremental: Vec<&ScannedFile> = scan
         .files
         .iter()
-        .filter(|f| matches!(f.group, Group::Incremental { .. }) && !f.rel.contains("-working/"))
+        .filter(|f| matches!(f.group, Group::Incremental { .. }))
         .collect();
+    let files = strata_layer::newest_sessions(&incremental);
     if files.is_empty() {
         return Ok(());
     }

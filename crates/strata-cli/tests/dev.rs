@@ -520,3 +520,105 @@ fn doctor_finds_the_cargo_nextest_cargo_would_run() {
     let out = run(&format!("{path}:{}", home.join("bin").display()));
     assert!(out.contains("cargo-nextest 0.0.2-path"), "{out}");
 }
+
+/// Session dirs (`s-…`, not lock files) of each incremental crate dir.
+fn sessions(checkout: &Path) -> Vec<(String, Vec<String>)> {
+    incremental_dirs(checkout)
+        .into_iter()
+        .map(|d| {
+            let mut s: Vec<String> =
+                std::fs::read_dir(checkout.join("target/debug/incremental").join(&d))
+                    .unwrap()
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("s-") && !n.ends_with(".lock"))
+                    .collect();
+            s.sort();
+            (d, s)
+        })
+        .collect()
+}
+
+/// After an edit, rustc leaves two sessions per crate (the new one and the one it started
+/// from); a dev layer keeps only the newest, and rustc starts the next session from it.
+#[test]
+fn dev_layers_keep_only_the_newest_incremental_session() {
+    let w = World::new();
+    let a = w.checkout("a");
+    strata(&w, &a, &["dev", "--save"], &[]).ok();
+    let env = exports(&w, &a, &[], &[]);
+    append(
+        &a.join("core/src/lib.rs"),
+        "\npub fn first() -> u32 { 1 }\n",
+    );
+    cmd(&w, "cargo", &a, &["build"], &env).ok();
+    let before = sessions(&a);
+    assert!(
+        before.iter().any(|(_, s)| s.len() == 2),
+        "an edit build leaves two sessions: {before:?}"
+    );
+    strata(&w, &a, &["dev", "--save"], &[]).ok();
+    let newest: Vec<(String, Vec<String>)> = before
+        .iter()
+        .map(|(d, s)| {
+            (
+                d.clone(),
+                s.iter()
+                    .max_by_key(|n| session_time(n))
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect();
+
+    std::fs::remove_dir_all(&a).unwrap();
+    let a = w.checkout("a");
+    std::fs::write(
+        a.join("core/src/lib.rs"),
+        std::fs::read_to_string(a.join("core/src/lib.rs")).unwrap()
+            + "\npub fn first() -> u32 { 1 }\n",
+    )
+    .unwrap();
+    strata(&w, &a, &["dev"], &[]).ok();
+    assert_eq!(sessions(&a), newest);
+
+    // The next edit build starts its session from the restored one: rustc hardlinks the
+    // unchanged files of its source session into the new one.
+    let restored = sessions(&a);
+    append(
+        &a.join("core/src/lib.rs"),
+        "\npub fn second() -> u32 { 2 }\n",
+    );
+    let edit = cmd(&w, "cargo", &a, &["build"], &env).ok();
+    assert_eq!(edit.compiled(), ["fx-app", "fx-core"], "{}", edit.stderr);
+    use std::os::unix::fs::MetadataExt;
+    for (crate_dir, old) in &restored {
+        let dir = a.join("target/debug/incremental").join(crate_dir);
+        let now = sessions(&a)
+            .into_iter()
+            .find(|(d, _)| d == crate_dir)
+            .map(|(_, s)| s)
+            .unwrap_or_default();
+        let Some(new) = now.iter().find(|s| !old.contains(s)) else {
+            continue; // a crate rustc did not recompile
+        };
+        let shared = std::fs::read_dir(dir.join(new))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.metadata().is_ok_and(|m| m.nlink() >= 3))
+            .count();
+        assert!(
+            shared > 0,
+            "{crate_dir}: {new} shares no file with the restored session"
+        );
+    }
+}
+
+/// `s-<base36 time>-…` → the time, to order sessions as rustc does.
+fn session_time(name: &str) -> u128 {
+    name.split('-')
+        .nth(1)
+        .and_then(|t| u128::from_str_radix(t, 36).ok())
+        .unwrap_or(0)
+}

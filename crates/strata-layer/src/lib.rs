@@ -11,6 +11,7 @@ mod path;
 mod prune;
 mod save;
 mod scan;
+mod session;
 mod stamp;
 
 pub use depinfo::{ReferencedFiles, referenced_files};
@@ -18,6 +19,7 @@ pub use path::{Group, classify, linkable, linking_wanted, unit_package};
 pub use prune::prune_local_units;
 pub use save::{SaveStats, save_entries};
 pub use scan::{ScannedFile, TargetScan, scan, scan_package_units};
+pub use session::newest_sessions;
 pub use stamp::{hash_file, hash_sources, mtime_of, stamp_sources};
 
 use std::path::PathBuf;
