@@ -13,9 +13,17 @@ use std::collections::HashMap;
 use crate::path::Group;
 use crate::scan::ScannedFile;
 
-/// The session a file of an incremental dir belongs to: (crate dir, time, random part), and
-/// whether the name is a finalized session's (not `-working`, not a lock file).
-fn session_of(f: &ScannedFile) -> Option<((String, String), (u128, String), bool)> {
+/// The session a file of an incremental dir belongs to.
+struct SessionOf {
+    /// (profile, crate dir).
+    krate: (String, String),
+    /// (time, random part): the session's identity, ordered as rustc orders sessions.
+    session: (u128, String),
+    /// A finished session's dir (not `-working`, not a lock file).
+    finalized: bool,
+}
+
+fn session_of(f: &ScannedFile) -> Option<SessionOf> {
     let Group::Incremental { profile, dir } = &f.group else {
         return None;
     };
@@ -28,7 +36,11 @@ fn session_of(f: &ScannedFile) -> Option<((String, String), (u128, String), bool
     let mut parts = stem.strip_prefix("s-")?.split('-');
     let time = u128::from_str_radix(parts.next()?, 36).ok()?;
     let random = parts.next()?.to_string();
-    Some(((profile.clone(), dir.clone()), (time, random), finalized))
+    Some(SessionOf {
+        krate: (profile.clone(), dir.clone()),
+        session: (time, random),
+        finalized,
+    })
 }
 
 /// `files` without the incremental files of sessions older than each crate dir's newest
@@ -36,12 +48,13 @@ fn session_of(f: &ScannedFile) -> Option<((String, String), (u128, String), bool
 /// rustc's scheme are kept.
 pub fn newest_sessions<'a>(files: &[&'a ScannedFile]) -> Vec<&'a ScannedFile> {
     let mut newest: HashMap<(String, String), (u128, String)> = HashMap::new();
-    for f in files {
-        if let Some((krate, session, true)) = session_of(f) {
-            let best = newest.entry(krate).or_insert_with(|| session.clone());
-            if session > *best {
-                *best = session;
-            }
+    for s in files.iter().filter_map(|f| session_of(f)) {
+        if !s.finalized {
+            continue;
+        }
+        let best = newest.entry(s.krate).or_insert_with(|| s.session.clone());
+        if s.session > *best {
+            *best = s.session;
         }
     }
     files
@@ -49,7 +62,7 @@ pub fn newest_sessions<'a>(files: &[&'a ScannedFile]) -> Vec<&'a ScannedFile> {
         .copied()
         .filter(|f| match session_of(f) {
             None => true,
-            Some((krate, session, _)) => newest.get(&krate) == Some(&session),
+            Some(s) => newest.get(&s.krate) == Some(&s.session),
         })
         .collect()
 }
