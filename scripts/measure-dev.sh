@@ -2,6 +2,8 @@
 # The dev loop, measured side by side in one run on one machine (debug profile, `cargo build`):
 #   warm      one-line edit + `cargo build` in a long-lived warm checkout (median of hyperfine runs)
 #   same      fresh clone at the same path (old checkout gone) + `strata dev` + edit + `cargo build`
+#   paired    a warm edit-build, then a same-path clone, alternating (PAIRS rounds): the ratio of
+#             each round, so that a machine that speeds up or slows down hits both sides
 #   other     fresh clone at another path + `strata dev` + edit + `cargo build`
 #   plain     fresh clone without strata + edit + `cargo build` (a full debug build)
 #   linkers   edit + `cargo build` in a warm checkout with rustc's default linker (rust-lld),
@@ -82,6 +84,23 @@ for _ in $(seq "$clone_runs"); do
   same_edit+=("$(cd "$warm" && time_cmd cargo build)")
   rm -rf "$warm"
 done
+# Paired rounds: a warm edit-build in the long-lived checkout, then a fresh clone at the same path
+# (strata dev + edit + build, no build in between), alternating, so that both sides sample the same
+# state of the machine. The warm checkout steps aside by a rename while the clone is measured.
+pair_warm=(); pair_clone=(); pair_ratio=()
+for _ in $(seq "${PAIRS:-$clone_runs}"); do
+  mv "$work/proj-old" "$warm"
+  edit "$warm"
+  w=$(cd "$warm" && time_cmd cargo build)
+  mv "$warm" "$work/proj-old"
+  extract "$warm"
+  d=$(cd "$warm" && time_cmd "$strata" dev)
+  edit "$warm"
+  e=$(cd "$warm" && time_cmd cargo build)
+  rm -rf "$warm"
+  c=$(add "$d" "$e")
+  pair_warm+=("$w"); pair_clone+=("$c = $d + $e"); pair_ratio+=("$(ratio "$c" "$w")")
+done
 # The same at the same path with every file copied (STRATA_LINK=0), as before linked copies.
 copy_dev=(); copy_edit=()
 for _ in $(seq "$clone_runs"); do
@@ -149,6 +168,10 @@ od=$(printf '%s\n' "${other_dev[@]}" | median); oe=$(printf '%s\n' "${other_edit
 same=$(add "$sd" "$se"); other=$(add "$od" "$oe")
 printf '%-58s %8.2f s  = strata dev %.2f + edit build %.2f; %sx warm (noop units: %s)\n' \
   "fresh clone, same path: strata dev + edit + build" "$same" "$sd" "$se" "$(ratio "$same" "$t_warm")" "${same_noop[*]}"
+printf '%-58s %8sx warm  (median of %s rounds; ratios: %s)\n' \
+  "  paired rounds: warm edit, then same-path clone" "$(printf '%s\n' "${pair_ratio[@]}" | median)" \
+  "${#pair_ratio[@]}" "${pair_ratio[*]}"
+printf '%-58s %s\n' "    warm edit builds; clone = strata dev + edit build" "${pair_warm[*]}; ${pair_clone[*]}"
 cd_=$(printf '%s\n' "${copy_dev[@]}" | median); ce=$(printf '%s\n' "${copy_edit[@]}" | median)
 copy=$(add "$cd_" "$ce")
 printf '%-58s %8.2f s  = strata dev %.2f + edit build %.2f; %sx warm\n' \
