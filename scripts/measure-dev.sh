@@ -42,9 +42,15 @@ case $workload in
   *) echo "unknown workload $workload" >&2; exit 2 ;;
 esac
 extract() { rm -rf "$1"; mkdir -p "$1" && tar xzf "$src" -C "$1" --strip-components=1 -m; }
+# A measured clone is moved aside, not deleted, until the end: on ext4 without a journal (this
+# machine), creating thousands of files seconds after deleting thousands is slower (the inode
+# allocator skips recently deleted inodes), and a real fresh clone does not follow a mass delete.
+aside() { mkdir -p "$work/aside" && mv "$1" "$work/aside/$(date +%s%N)"; }
 now() { date +%s.%N; }
 log=$work/log
-time_cmd() { local t0; t0=$(now); "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }; awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.3f", a - b }'; }
+# Every timed step starts with nothing left to write back (sync), so that no step pays for the
+# writeback of the one before; the warm edits sync too (edit.sh), so both sides are measured alike.
+time_cmd() { local t0; sync; t0=$(now); "$@" >"$log" 2>&1 || { cat "$log"; exit 1; }; awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.3f", a - b }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a + b }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -65,6 +71,7 @@ cold=$(cd "$warm" && time_cmd "$strata" dev --save)
 cat >"$work/edit.sh" <<EOF
 #!/usr/bin/env bash
 printf '\n#[allow(dead_code)]\nfn strata_dev_edit_h%s() -> u32 { 1 }\n' "\$(date +%s%N)" >>"$warm/$leaf"
+sync
 EOF
 chmod +x "$work/edit.sh"
 (cd "$warm" && hyperfine -N -w 1 -r "$runs" --prepare "$work/edit.sh" --export-json "$work/warm.json" 'cargo build' >/dev/null)
@@ -82,7 +89,7 @@ for _ in $(seq "$clone_runs"); do
   (cd "$warm" && cargo build -v >"$log" 2>&1); same_noop+=("$(compiled)")
   edit "$warm"
   same_edit+=("$(cd "$warm" && time_cmd cargo build)")
-  rm -rf "$warm"
+  aside "$warm"
 done
 # Paired rounds: a warm edit-build in the long-lived checkout, then a fresh clone at the same path
 # (strata dev + edit + build, no build in between), alternating, so that both sides sample the same
@@ -97,7 +104,7 @@ for _ in $(seq "${PAIRS:-$clone_runs}"); do
   d=$(cd "$warm" && time_cmd "$strata" dev)
   edit "$warm"
   e=$(cd "$warm" && time_cmd cargo build)
-  rm -rf "$warm"
+  aside "$warm"
   c=$(add "$d" "$e")
   pair_warm+=("$w"); pair_clone+=("$c = $d + $e"); pair_ratio+=("$(ratio "$c" "$w")")
 done
@@ -108,7 +115,7 @@ for _ in $(seq "$clone_runs"); do
   copy_dev+=("$(cd "$warm" && STRATA_LINK=0 time_cmd "$strata" dev)")
   edit "$warm"
   copy_edit+=("$(cd "$warm" && time_cmd cargo build)")
-  rm -rf "$warm"
+  aside "$warm"
 done
 # Fresh clone at another path.
 other_dev=(); other_edit=(); other_noop=()
@@ -119,7 +126,7 @@ for i in $(seq "$clone_runs"); do
   (cd "$o" && cargo build -v >"$log" 2>&1); other_noop+=("$(compiled)")
   edit "$o"
   other_edit+=("$(cd "$o" && time_cmd cargo build)")
-  rm -rf "$o"
+  aside "$o"
 done
 # Fresh clone without strata (plain cargo, its own cargo home, incremental as cargo defaults).
 plain=$work/plain
@@ -127,7 +134,7 @@ extract "$plain"
 edit "$plain"
 t_plain=$(cd "$plain" && time_cmd env -u CARGO_HOME -u CARGO_INCREMENTAL -u STRATA_DEV cargo build)
 plain_units=$(compiled)
-rm -rf "$plain"
+aside "$plain"
 
 # Linkers, in the long-lived checkout (now at proj-old): one wrapper, chosen per run by LD_CHOICE.
 host=$(rustc -vV | sed -n 's/^host: //p')
