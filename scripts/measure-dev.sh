@@ -42,10 +42,6 @@ case $workload in
   *) echo "unknown workload $workload" >&2; exit 2 ;;
 esac
 extract() { rm -rf "$1"; mkdir -p "$1" && tar xzf "$src" -C "$1" --strip-components=1 -m; }
-# A measured clone is moved aside, not deleted, until the end: on ext4 without a journal (this
-# machine), creating thousands of files seconds after deleting thousands is slower (the inode
-# allocator skips recently deleted inodes), and a real fresh clone does not follow a mass delete.
-aside() { mkdir -p "$work/aside" && mv "$1" "$work/aside/$(date +%s%N)"; }
 now() { date +%s.%N; }
 log=$work/log
 # Every timed step starts with nothing left to write back (sync), so that no step pays for the
@@ -89,7 +85,7 @@ for _ in $(seq "$clone_runs"); do
   (cd "$warm" && cargo build -v >"$log" 2>&1); same_noop+=("$(compiled)")
   edit "$warm"
   same_edit+=("$(cd "$warm" && time_cmd cargo build)")
-  aside "$warm"
+  rm -rf "$warm"
 done
 # Paired rounds: a warm edit-build in the long-lived checkout, then a fresh clone at the same path
 # (strata dev + edit + build, no build in between), alternating, so that both sides sample the same
@@ -104,7 +100,7 @@ for _ in $(seq "${PAIRS:-$clone_runs}"); do
   d=$(cd "$warm" && time_cmd "$strata" dev)
   edit "$warm"
   e=$(cd "$warm" && time_cmd cargo build)
-  aside "$warm"
+  rm -rf "$warm"
   c=$(add "$d" "$e")
   pair_warm+=("$w"); pair_clone+=("$c = $d + $e"); pair_ratio+=("$(ratio "$c" "$w")")
 done
@@ -115,7 +111,7 @@ for _ in $(seq "$clone_runs"); do
   copy_dev+=("$(cd "$warm" && STRATA_LINK=0 time_cmd "$strata" dev)")
   edit "$warm"
   copy_edit+=("$(cd "$warm" && time_cmd cargo build)")
-  aside "$warm"
+  rm -rf "$warm"
 done
 # Fresh clone at another path.
 other_dev=(); other_edit=(); other_noop=()
@@ -126,7 +122,7 @@ for i in $(seq "$clone_runs"); do
   (cd "$o" && cargo build -v >"$log" 2>&1); other_noop+=("$(compiled)")
   edit "$o"
   other_edit+=("$(cd "$o" && time_cmd cargo build)")
-  aside "$o"
+  rm -rf "$o"
 done
 # Fresh clone without strata (plain cargo, its own cargo home, incremental as cargo defaults).
 plain=$work/plain
@@ -134,7 +130,7 @@ extract "$plain"
 edit "$plain"
 t_plain=$(cd "$plain" && time_cmd env -u CARGO_HOME -u CARGO_INCREMENTAL -u STRATA_DEV cargo build)
 plain_units=$(compiled)
-aside "$plain"
+rm -rf "$plain"
 
 # Linkers, in the long-lived checkout (now at proj-old): one wrapper, chosen per run by LD_CHOICE.
 host=$(rustc -vV | sed -n 's/^host: //p')
