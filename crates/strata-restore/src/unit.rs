@@ -258,35 +258,12 @@ impl Writer<'_> {
                             .iter()
                             .find(|(b, t, _)| b == blob && *t == e.mtime)
                             .and_then(|(_, _, p)| std::fs::hard_link(p, &tmp).ok());
-                        // A hardlink shares mode and mtime with what it links to; a copy gets
-                        // them set; a file written from the blob comes with them.
-                        let copied = match twin {
-                            Some(()) => false,
-                            None => match self.try_linked(e, blob, *size, *executable, &tmp) {
-                                Some(FromLinked::Hardlink) => false,
-                                Some(FromLinked::Copy) => true,
-                                None => {
-                                    self.store.restore_file(
-                                        blob,
-                                        &tmp,
-                                        *size,
-                                        e.mtime,
-                                        *executable,
-                                    )?;
-                                    false
-                                }
-                            },
-                        };
-                        if copied {
-                            if *executable {
-                                use std::os::unix::fs::PermissionsExt;
-                                std::fs::set_permissions(
-                                    &tmp,
-                                    std::fs::Permissions::from_mode(0o755),
-                                )
-                                .map_err(io_err(&tmp))?;
-                            }
-                            set_mtime(&tmp, e.mtime).map_err(io_err(&tmp))?;
+                        // Every way comes with mode and mtime: a hardlink shares them with
+                        // what it links to, a copy or a file written from the blob gets them
+                        // set by the store.
+                        if twin.is_none() && !self.try_linked(e, blob, *size, *executable, &tmp) {
+                            self.store
+                                .restore_file(blob, &tmp, *size, e.mtime, *executable)?;
                         }
                         if *executable && twin.is_none() {
                             executables.push((*blob, e.mtime, tmp.clone()));
@@ -325,7 +302,7 @@ impl Writer<'_> {
 
     /// Put a file at `tmp` from the store's linked copy, as a hardlink (for files rustc
     /// replaces) or a copy (large files that must not be hardlinks: no decompression, no
-    /// hashing, the kernel copies). `None` when it does not apply, or linking is off or
+    /// hashing, the kernel copies). False when it does not apply, or linking is off or
     /// failed: the caller decompresses the blob.
     fn try_linked(
         &self,
@@ -334,22 +311,22 @@ impl Writer<'_> {
         size: u64,
         executable: bool,
         tmp: &Path,
-    ) -> Option<FromLinked> {
+    ) -> bool {
         let how = if strata_layer::linkable(&e.path) {
             FromLinked::Hardlink
         } else if size >= COPY_LINKED_MIN {
             FromLinked::Copy
         } else {
-            return None;
+            return false;
         };
         if !self.link.load(Ordering::Relaxed) {
-            return None;
+            return false;
         }
         match self
             .store
             .put_from_linked(blob, size, e.mtime, executable, tmp, how)
         {
-            Ok(()) => Some(how),
+            Ok(()) => true,
             Err(err) => {
                 // The filesystem refuses (another device, a read-only store): stop trying. A
                 // corrupt or missing blob: the decompression reports it.
@@ -357,7 +334,7 @@ impl Writer<'_> {
                     self.link.store(false, Ordering::Relaxed);
                 }
                 let _ = std::fs::remove_file(tmp);
-                None
+                false
             }
         }
     }

@@ -79,14 +79,24 @@ impl Store {
         match how {
             FromLinked::Hardlink => fs::hard_link(&path, dest).map_err(io_at(dest)),
             FromLinked::Copy => {
-                let copied = fs::copy(&path, dest).map_err(io_at(dest))?;
+                // `io::copy` between files is the kernel's copy_file_range (a reflink where the
+                // filesystem can); mode and mtime are set through the open file, as for a
+                // file written from its blob.
+                let mut src = fs::File::open(&path).map_err(io_at(&path))?;
+                let mut out = fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(dest)
+                    .map_err(io_at(dest))?;
+                let copied = std::io::copy(&mut src, &mut out).map_err(io_at(dest))?;
                 if copied != size {
                     return Err(StoreError::corrupt(
                         &path,
                         "linked copy changed while copying",
                     ));
                 }
-                Ok(())
+                crate::store::finish_file(&out, dest, mtime, executable)
             }
         }
     }
@@ -304,6 +314,12 @@ mod tests {
             fs::metadata(&e).unwrap().ino(),
             fs::metadata(&d).unwrap().ino()
         );
+        let me = fs::metadata(&e).unwrap();
+        assert_eq!(
+            (me.mtime(), me.mtime_nsec()),
+            (100, 5),
+            "a copy gets the mtime"
+        );
 
         let scanned = store.scan_linked().unwrap();
         assert_eq!(scanned.len(), 2);
@@ -321,6 +337,17 @@ mod tests {
             .find(|l| l.path == copy)
             .unwrap();
         assert!(store.check_linked(&l).unwrap().is_some());
+
+        // An executable copy over an older, longer file: exact bytes, mode 0755, the mtime.
+        let x = dir.path().join("x");
+        fs::write(&x, vec![1u8; 20_000]).unwrap();
+        store
+            .put_from_linked(&put.id, put.size, t(300), true, &x, Copy)
+            .unwrap();
+        assert_eq!(fs::read(&x).unwrap(), content);
+        let mx = fs::metadata(&x).unwrap();
+        assert_eq!(mx.permissions().mode() & 0o777, 0o755);
+        assert_eq!((mx.mtime(), mx.mtime_nsec()), (300, 5));
     }
 
     #[test]

@@ -843,7 +843,7 @@ fn decompress_small(frame: &[u8], expected: u64) -> io::Result<Vec<u8>> {
 }
 
 /// Mode and mtime of a file just written through `out`.
-fn finish_file(
+pub(crate) fn finish_file(
     out: &File,
     path: &Path,
     mtime: FileTime,
