@@ -94,10 +94,15 @@ fn dev_layers_make_plain_cargo_fresh_in_a_new_clone() {
             .any(|(k, v)| k == "CARGO_HOME" && Path::new(v) == w.link),
         "{env:?}"
     );
-    let build = cmd(&w, "cargo", &a, &["build", "-v"], &env).ok();
+    // Cargo's cache of rustc's answers came with the layer: the first build asks rustc nothing.
+    let mut logged = env.clone();
+    logged.push(("CARGO_LOG".into(), "cargo::util::rustc=debug".into()));
+    let build = cmd(&w, "cargo", &a, &["build", "-v"], &logged).ok();
     assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
     assert!(build.stderr.contains("Fresh fx-app"), "{}", build.stderr);
     assert!(build.stderr.contains("Fresh fx-core"), "{}", build.stderr);
+    assert!(build.stderr.contains("rustc info cache hit"), "{}", build.stderr);
+    assert!(!build.stderr.contains("rustc info cache miss"), "{}", build.stderr);
 
     // A one-line edit: cargo rebuilds the edited crate and its dependents only.
     append(
@@ -130,10 +135,12 @@ fn dev_layers_make_plain_cargo_fresh_in_a_new_clone() {
         dev.stderr
     );
     assert!(incremental_dirs(&b).is_empty());
-    let env_b = exports(&w, &b, &[], &[]);
+    let mut env_b = exports(&w, &b, &[], &[]);
+    env_b.push(("CARGO_LOG".into(), "cargo::util::rustc=debug".into()));
     let build = cmd(&w, "cargo", &b, &["build", "-v"], &env_b).ok();
     assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
     assert!(build.stderr.contains("Fresh fx-app"), "{}", build.stderr);
+    assert!(!build.stderr.contains("rustc info cache miss"), "{}", build.stderr);
 }
 
 #[test]
