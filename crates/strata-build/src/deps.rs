@@ -77,7 +77,9 @@ pub fn restore_into(
     what: &str,
 ) -> Option<strata_restore::RestoreStats> {
     let bar = rep.bar(m.total_file_bytes(), "Restoring");
-    let result = strata_restore::restore_layer(&s.store, target, m, &|n| bar.inc(n));
+    // Cargo deletes bins and build scripts before linking them again since 1.66.
+    let cargo_unlinks = s.toolchain.cargo_minor().is_some_and(|m| m >= 66);
+    let result = strata_restore::restore_layer(&s.store, target, m, cargo_unlinks, &|n| bar.inc(n));
     bar.finish_and_clear();
     match result {
         Ok(stats) => {

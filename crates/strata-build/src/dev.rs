@@ -173,10 +173,9 @@ fn restore_rustc_info(s: &Session, m: &Manifest, rep: &Reporter) {
     if dest.exists() {
         return;
     }
-    let tmp = s
-        .ws
-        .target_dir
-        .join(format!("{RUSTC_INFO}.strata-tmp-{}", std::process::id()));
+    let tmp =
+        s.ws.target_dir
+            .join(format!("{RUSTC_INFO}.strata-tmp-{}", std::process::id()));
     let written = std::fs::create_dir_all(&s.ws.target_dir)
         .map_err(|e| e.to_string())
         .and_then(|_| {

@@ -7,7 +7,7 @@ mod toolchain;
 
 pub use args::{CargoCommand, Verbosity};
 pub use home::{CanonicalHome, HomeError};
-pub use toolchain::{Toolchain, ToolchainError};
+pub use toolchain::{Toolchain, ToolchainError, version_minor};
 
 use std::path::PathBuf;
 

@@ -26,6 +26,11 @@ impl Toolchain {
         format!("{}\n{}", self.rustc_vv.trim(), self.cargo_v.trim())
     }
 
+    /// Cargo's minor version (`cargo 1.95.0 (…)` → 95), when `cargo -V` reads as one.
+    pub fn cargo_minor(&self) -> Option<u32> {
+        version_minor(&self.cargo_v)
+    }
+
     pub fn detect(dir: &Path) -> Result<Toolchain, ToolchainError> {
         let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
         // Two processes behind rustup's proxies: asked together.
@@ -53,6 +58,18 @@ impl Toolchain {
     }
 }
 
+/// The minor version of a `cargo -V` or `rustc -V` line: `cargo 1.95.0 (…)` → 95,
+/// `cargo 1.97.0-nightly (…)` → 97.
+pub fn version_minor(version_line: &str) -> Option<u32> {
+    version_line
+        .split_whitespace()
+        .nth(1)?
+        .split('.')
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 fn run(cmd: &mut Command) -> Result<String, ToolchainError> {
     let shown = format!("{cmd:?}");
     let out = cmd.output().map_err(|source| ToolchainError::Spawn {
@@ -66,4 +83,27 @@ fn run(cmd: &mut Command) -> Result<String, ToolchainError> {
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_minor;
+
+    #[test]
+    fn minor_versions_of_version_lines() {
+        assert_eq!(
+            version_minor("cargo 1.95.0 (f2d3ce0bd 2026-03-21)"),
+            Some(95)
+        );
+        assert_eq!(
+            version_minor("cargo 1.97.0-nightly (0123abc 2026-06-01)"),
+            Some(97)
+        );
+        assert_eq!(
+            version_minor("rustc 1.66.1 (90743e729 2023-01-10)\n"),
+            Some(66)
+        );
+        assert_eq!(version_minor("cargo"), None);
+        assert_eq!(version_minor(""), None);
+    }
 }

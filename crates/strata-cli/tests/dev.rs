@@ -101,8 +101,16 @@ fn dev_layers_make_plain_cargo_fresh_in_a_new_clone() {
     assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
     assert!(build.stderr.contains("Fresh fx-app"), "{}", build.stderr);
     assert!(build.stderr.contains("Fresh fx-core"), "{}", build.stderr);
-    assert!(build.stderr.contains("rustc info cache hit"), "{}", build.stderr);
-    assert!(!build.stderr.contains("rustc info cache miss"), "{}", build.stderr);
+    assert!(
+        build.stderr.contains("rustc info cache hit"),
+        "{}",
+        build.stderr
+    );
+    assert!(
+        !build.stderr.contains("rustc info cache miss"),
+        "{}",
+        build.stderr
+    );
 
     // A one-line edit: cargo rebuilds the edited crate and its dependents only.
     append(
@@ -140,7 +148,11 @@ fn dev_layers_make_plain_cargo_fresh_in_a_new_clone() {
     let build = cmd(&w, "cargo", &b, &["build", "-v"], &env_b).ok();
     assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
     assert!(build.stderr.contains("Fresh fx-app"), "{}", build.stderr);
-    assert!(!build.stderr.contains("rustc info cache miss"), "{}", build.stderr);
+    assert!(
+        !build.stderr.contains("rustc info cache miss"),
+        "{}",
+        build.stderr
+    );
 }
 
 #[test]
@@ -628,4 +640,80 @@ fn session_time(name: &str) -> u128 {
         .nth(1)
         .and_then(|t| u128::from_str_radix(t, 36).ok())
         .unwrap_or(0)
+}
+
+fn run_fx(checkout: &Path) -> String {
+    let out = Command::new(checkout.join("target/debug/fx"))
+        .output()
+        .expect("run fx");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn bins_and_build_scripts_come_as_links_and_mold_relinking_them_leaves_the_store_intact() {
+    // mold writes its output in place when the file exists; cargo deletes a bin or build
+    // script before linking it again, so restoring those as links into the store is safe.
+    require("mold");
+    let w = World::new();
+    let a = w.checkout("a");
+    strata(&w, &a, &["dev", "--linker", "mold", "--save"], &[]).ok();
+    std::fs::remove_dir_all(&a).unwrap();
+    let a = w.checkout("a");
+    strata(&w, &a, &["dev", "--linker", "mold"], &[]).ok();
+    let linked = linked_into_store(&w, &a.join("target"));
+    let has = |f: &dyn Fn(&str) -> bool| linked.iter().any(|p| f(p));
+    assert!(has(&|p| p == "debug/fx"), "{linked:#?}");
+    assert!(has(&|p| p.starts_with("debug/deps/fx-")), "{linked:#?}");
+    for pkg in ["fx-app", "anyhow"] {
+        let dir = format!("debug/build/{pkg}-");
+        assert!(
+            has(&|p| p.starts_with(&dir) && p.ends_with("/build-script-build")),
+            "{pkg}: {linked:#?}"
+        );
+        assert!(
+            has(&|p| p.starts_with(&dir) && p.contains("/build_script_build-")),
+            "{pkg}: {linked:#?}"
+        );
+    }
+    assert!(run_fx(&a).contains("| build-script"));
+
+    // Edit the build script and the bin: cargo runs mold on both again, at the same paths.
+    let build_rs = a.join("app/build.rs");
+    let text = std::fs::read_to_string(&build_rs).unwrap();
+    std::fs::write(
+        &build_rs,
+        text.replace("=build-script", "=edited-build-script"),
+    )
+    .unwrap();
+    append(&a.join("app/src/main.rs"), "\nfn _edited() {}\n");
+    let env = exports(&w, &a, &["--linker", "mold"], &[]);
+    let edit = cmd(&w, "cargo", &a, &["build"], &env).ok();
+    assert_eq!(edit.compiled(), ["fx-app"], "{}", edit.stderr);
+    assert_eq!(
+        strata_dev_linked_by(&std::fs::read(a.join("target/debug/fx")).unwrap()),
+        "mold"
+    );
+    assert!(run_fx(&a).contains("| edited-build-script"));
+    let after = linked_into_store(&w, &a.join("target"));
+    assert!(
+        !after
+            .iter()
+            .any(|p| p == "debug/fx" || p.starts_with("debug/build/fx-app-")),
+        "the relinked files are new files: {after:#?}"
+    );
+    // The store's copies are what they were: verify reads every linked copy, and a clone gets
+    // the saved binary, fresh.
+    let verify = strata(&w, &a, &["store", "verify"], &[]);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let b = w.checkout("b");
+    strata(&w, &b, &["dev", "--linker", "mold"], &[]).ok();
+    let env_b = exports(&w, &b, &["--linker", "mold"], &[]);
+    let build = cmd(&w, "cargo", &b, &["build", "-v"], &env_b).ok();
+    assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
+    let out = run_fx(&b);
+    assert!(
+        out.contains("| build-script") && !out.contains("edited"),
+        "{out}"
+    );
 }

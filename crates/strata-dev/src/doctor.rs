@@ -80,27 +80,20 @@ fn tool(name: &str, program: &Path, args: &[&str], cwd: &Path, fix: &str) -> Fin
 
 fn cargo(cwd: &Path) -> Finding {
     match run(Path::new("cargo"), &["-V"], cwd) {
-        Some((true, v)) => {
-            let minor = v
-                .split_whitespace()
-                .nth(1)
-                .and_then(|ver| ver.split('.').nth(1))
-                .and_then(|m| m.parse::<u32>().ok());
-            match minor {
-                Some(m) if m < MIN_CARGO_MINOR => Finding {
-                    name: "cargo".into(),
-                    status: Status::Conflict,
-                    detail: format!("{v}: older than 1.{MIN_CARGO_MINOR}"),
-                    fix: Some("rustup update stable".into()),
-                },
-                _ => Finding {
-                    name: "cargo".into(),
-                    status: Status::Ok,
-                    detail: v,
-                    fix: None,
-                },
-            }
-        }
+        Some((true, v)) => match strata_cargo::version_minor(&v) {
+            Some(m) if m < MIN_CARGO_MINOR => Finding {
+                name: "cargo".into(),
+                status: Status::Conflict,
+                detail: format!("{v}: older than 1.{MIN_CARGO_MINOR}"),
+                fix: Some("rustup update stable".into()),
+            },
+            _ => Finding {
+                name: "cargo".into(),
+                status: Status::Ok,
+                detail: v,
+                fix: None,
+            },
+        },
         _ => Finding {
             name: "cargo".into(),
             status: Status::Missing,

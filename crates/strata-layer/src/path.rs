@@ -1,5 +1,9 @@
 //! Classifying a path under the target dir.
 
+use std::collections::{HashMap, HashSet};
+
+use strata_store::{Entry, EntryKind, FileTime, ObjectId};
+
 /// The subdirectories of a profile dir whose entries belong to units.
 const UNIT_DIRS: &[&str] = &[".fingerprint", "build", "deps", "examples", "incremental"];
 
@@ -147,6 +151,67 @@ pub fn linkable(path: &str) -> bool {
     name.ends_with(".rlib") || name.ends_with(".rmeta")
 }
 
+/// Executables that cargo deletes before it links them again, so that a linker writing its
+/// output in place (mold does) never writes through a hardlink: the outputs cargo keeps a second
+/// name of (rust-lang/cargo#8348, in cargo since 1.66). In a layer each shows as two entries of
+/// one blob and mtime: a bin `<profile>/deps/<name>-<hash>` and its uplifted `<profile>/<name>`,
+/// or a build script `<profile>/build/<pkg>-<hash>/build_script_build-<hash>` and its
+/// `build-script-build`. Both names are in the set (cargo removes the second before it links it
+/// anew). Test executables, proc macros and examples built for tests have no second name and
+/// may be rewritten in place; they are never in the set.
+pub fn unlinked_before_relink(entries: &[Entry]) -> HashSet<&str> {
+    let mut by_content: HashMap<(&ObjectId, FileTime), Vec<&str>> = HashMap::new();
+    for e in entries {
+        if let EntryKind::File {
+            blob,
+            executable: true,
+            ..
+        } = &e.kind
+        {
+            by_content.entry((blob, e.mtime)).or_default().push(&e.path);
+        }
+    }
+    let mut out = HashSet::new();
+    for names in by_content.values().filter(|n| n.len() > 1) {
+        for output in names {
+            for second in names {
+                if second_name_of(output, second) {
+                    out.insert(*output);
+                    out.insert(*second);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `second` is the name cargo hardlinks the output `output` to: `debug/deps/my_tool-<hash>`
+/// → `debug/my-tool`, `debug/build/foo-<hash>/build_script_build-<hash>` →
+/// `debug/build/foo-<hash>/build-script-build`.
+fn second_name_of(output: &str, second: &str) -> bool {
+    let (Some((dir, file)), Some((second_dir, second_file))) =
+        (output.rsplit_once('/'), second.rsplit_once('/'))
+    else {
+        return false;
+    };
+    let Some((stem, _)) = split_hash(file) else {
+        return false;
+    };
+    if second_file.contains('.') || second_file.replace('-', "_") != stem {
+        return false;
+    }
+    let mut up = dir.rsplitn(2, '/');
+    match (up.next(), up.next()) {
+        // A bin: uplifted to the profile dir.
+        (Some("deps"), Some(profile)) => second_dir == profile,
+        // A build script: its second name sits beside it.
+        (Some(unit), Some(parent)) => {
+            parent.ends_with("/build") && split_hash(unit).is_some() && second_dir == dir
+        }
+        _ => false,
+    }
+}
+
 /// Whether restores hardlink (and saves keep) linked copies: unless `STRATA_LINK=0`, and never
 /// inside a Nix build ([`strata_store::in_nix_build`]: no uncompressed copies, nor links into a
 /// build dir, in a Nix output).
@@ -256,6 +321,59 @@ mod tests {
             unit_package("release/deps/libfoo-d912ea6cf43a7430.rlib"),
             None
         );
+    }
+
+    fn exe(path: &str, blob: u8, secs: i64) -> Entry {
+        Entry {
+            path: path.into(),
+            mtime: FileTime { secs, nanos: 0 },
+            kind: EntryKind::File {
+                blob: ObjectId::from_bytes([blob; 32]),
+                size: 1,
+                executable: true,
+            },
+        }
+    }
+
+    #[test]
+    fn executables_with_a_second_name_are_unlinked_before_relink() {
+        let h = "0123456789abcdef";
+        let entries = vec![
+            // A bin and its uplifted name (dashes in the bin's name become underscores).
+            exe(&format!("debug/deps/my_tool-{h}"), 1, 10),
+            exe("debug/my-tool", 1, 10),
+            // A build script and its second name, under a target triple.
+            exe(
+                &format!("x86_64-unknown-linux-gnu/debug/build/foo-{h}/build_script_main-{h}"),
+                2,
+                10,
+            ),
+            exe(
+                &format!("x86_64-unknown-linux-gnu/debug/build/foo-{h}/build-script-main"),
+                2,
+                10,
+            ),
+            // A test executable of the same bin: no second name.
+            exe("debug/deps/my_tool-fedcba9876543210", 3, 10),
+            // Same blob but another mtime: not cargo's hardlink.
+            exe(&format!("debug/deps/other-{h}"), 4, 10),
+            exe("debug/other", 4, 11),
+            // A proc macro (never uplifted as a dependency).
+            exe(&format!("debug/deps/libmac-{h}.so"), 5, 10),
+            // A second name in another profile is not the uplift.
+            exe(&format!("debug/deps/cross-{h}"), 6, 10),
+            exe("release/cross", 6, 10),
+        ];
+        let mut got: Vec<&str> = unlinked_before_relink(&entries).into_iter().collect();
+        got.sort();
+        let mut want = vec![
+            format!("debug/deps/my_tool-{h}"),
+            "debug/my-tool".to_string(),
+            format!("x86_64-unknown-linux-gnu/debug/build/foo-{h}/build-script-main"),
+            format!("x86_64-unknown-linux-gnu/debug/build/foo-{h}/build_script_main-{h}"),
+        ];
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Restoring a layer's units.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -42,10 +42,16 @@ fn tmp_path(dest: &Path) -> PathBuf {
 /// uplifted copies of the units restored now and incremental dirs that are absent. A unit is
 /// written to temporary names first and committed by renames, fingerprint files last: a killed
 /// restore leaves a unit without fingerprint, which cargo rebuilds and the next restore replaces.
+///
+/// `cargo_unlinks_outputs`: the cargo that builds in `target` deletes a bin or build script
+/// before it links it again (cargo 1.66 and later), so those may be hardlinks to the store's
+/// linked copies like rlibs ([`strata_layer::unlinked_before_relink`]); otherwise they are
+/// copied, as every other executable is.
 pub fn restore_layer(
     store: &Store,
     target: &Path,
     manifest: &Manifest,
+    cargo_unlinks_outputs: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RestoreStats, RestoreError> {
     let mut units: BTreeMap<(String, String), Vec<&Entry>> = BTreeMap::new();
@@ -67,6 +73,11 @@ pub fn restore_layer(
         safe_dirs: SafeDirs::new(target),
         progress,
         link: AtomicBool::new(strata_layer::linking_wanted()),
+        unlinked_before_relink: if cargo_unlinks_outputs {
+            strata_layer::unlinked_before_relink(&manifest.entries)
+        } else {
+            HashSet::new()
+        },
     };
     let results: Vec<UnitOutcome> = units
         .par_iter()
@@ -188,6 +199,8 @@ struct Writer<'a> {
     /// Cleared at the first link that fails for a reason of the filesystem (store on another
     /// device, read-only store): every later file is copied without trying.
     link: AtomicBool,
+    /// Executables cargo deletes before linking them again: hardlinked like rlibs.
+    unlinked_before_relink: HashSet<&'a str>,
 }
 
 impl Writer<'_> {
@@ -312,7 +325,9 @@ impl Writer<'_> {
         executable: bool,
         tmp: &Path,
     ) -> bool {
-        let how = if strata_layer::linkable(&e.path) {
+        let how = if strata_layer::linkable(&e.path)
+            || self.unlinked_before_relink.contains(e.path.as_str())
+        {
             FromLinked::Hardlink
         } else if size >= COPY_LINKED_MIN {
             FromLinked::Copy
