@@ -658,16 +658,23 @@ fn restored_rlibs_are_hardlinks_that_rebuilds_replace_and_never_write_through() 
         linked.iter().any(|p| p.ends_with(".rlib")) && linked.iter().any(|p| p.ends_with(".rmeta")),
         "rlibs and rmetas are hardlinks to the store: {linked:?}"
     );
-    // Only what rustc replaces (and cargo's uplifted links to it, `debug/libfx_core.rlib`):
-    // never dep-info (rewritten in place), fingerprints, build script output or linker outputs
-    // (mold writes those in place).
+    // Only what rustc replaces (and cargo's uplifted links to it, `debug/libfx_core.rlib`), and
+    // the bins and build scripts cargo deletes before linking them again: never dep-info
+    // (rewritten in place), fingerprints or build script output.
+    let is_build_script = |p: &str| {
+        let parts: Vec<&str> = p.split('/').collect();
+        parts.len() == 4
+            && parts[1] == "build"
+            && (parts[3] == "build-script-build" || parts[3].starts_with("build_script_build-"))
+    };
     for p in &linked {
         let in_deps_or_uplifted = p.starts_with("debug/deps/") || p.matches('/').count() == 1;
-        assert!(
-            in_deps_or_uplifted && (p.ends_with(".rlib") || p.ends_with(".rmeta")),
-            "{p} must be a copy"
-        );
+        let rlib = in_deps_or_uplifted && (p.ends_with(".rlib") || p.ends_with(".rmeta"));
+        let bin = p == "debug/fx" || p.starts_with("debug/deps/fx-");
+        assert!(rlib || bin || is_build_script(p), "{p} must be a copy");
     }
+    assert!(linked.iter().any(|p| p == "debug/fx"), "{linked:?}");
+    assert!(linked.iter().any(|p| is_build_script(p)), "{linked:?}");
     assert_eq!(run_fx(&b, "debug"), EXPECTED);
 
     // The linked files of the units about to be rebuilt (those with an rlib: not the check units).

@@ -190,6 +190,22 @@ struct Written {
 /// linked copy from this size on; smaller ones are decompressed, which costs less than a copy.
 const COPY_LINKED_MIN: u64 = 1 << 20;
 
+enum Linked {
+    Done,
+    No,
+    /// A file is at the destination already: left alone.
+    InTheWay(strata_store::StoreError),
+}
+
+/// Whether `err` says a file was already where a new one had to go.
+fn already_exists(err: &RestoreError) -> bool {
+    match err {
+        RestoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::AlreadyExists,
+        RestoreError::Store(e) => e.is_already_exists(),
+        RestoreError::Unsafe { .. } => false,
+    }
+}
+
 /// Everything one restore writes with.
 struct Writer<'a> {
     store: &'a Store,
@@ -230,14 +246,17 @@ impl Writer<'_> {
         }
     }
 
-    /// Write all entries to temporary names, then rename them into place in order. On any
+    /// Write all entries in order. Files are created at their final names, never through a file
+    /// that is there already; where one is, and for fingerprint files, which commit a unit, the
+    /// file goes to a temporary name that is renamed into place after every other file. On any
     /// failure, remove what was written and report why; nothing partial is left under a final
     /// name.
     fn write_entries(&self, entries: &[&Entry]) -> Result<Written, String> {
-        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(entries.len());
-        let cleanup = |staged: &[(PathBuf, PathBuf)]| {
-            for (tmp, _) in staged {
-                let _ = std::fs::remove_file(tmp);
+        // (written at, final name): equal when written in place.
+        let mut placed: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(entries.len());
+        let cleanup = |placed: &[(PathBuf, PathBuf)]| {
+            for (at, _) in placed {
+                let _ = std::fs::remove_file(at);
             }
         };
         let mut written = Written {
@@ -246,21 +265,20 @@ impl Writer<'_> {
             newest: None,
             blobs: Vec::new(),
         };
-        // Executables staged so far: cargo hardlinks `build-script-build` to
+        // Executables written so far: cargo hardlinks `build-script-build` to
         // `build_script_build-<hash>`; so do we.
         let mut executables: Vec<(ObjectId, strata_store::FileTime, PathBuf)> = Vec::new();
         for e in entries {
             let dest = self.target.join(&e.path);
-            let staged_one = (|| -> Result<Option<PathBuf>, RestoreError> {
+            let placed_one = (|| -> Result<Option<PathBuf>, RestoreError> {
                 let Some(parent) = dest.parent() else {
                     return Ok(None);
                 };
                 self.safe_dirs.ensure(parent)?;
-                let tmp = tmp_path(&dest);
                 match &e.kind {
                     EntryKind::Dir => {
                         std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
-                        return Ok(None);
+                        Ok(None)
                     }
                     EntryKind::File {
                         blob,
@@ -270,42 +288,48 @@ impl Writer<'_> {
                         let twin = executables
                             .iter()
                             .find(|(b, t, _)| b == blob && *t == e.mtime)
-                            .and_then(|(_, _, p)| std::fs::hard_link(p, &tmp).ok());
-                        // Every way comes with mode and mtime: a hardlink shares them with
-                        // what it links to, a copy or a file written from the blob gets them
-                        // set by the store.
-                        if twin.is_none() && !self.try_linked(e, blob, *size, *executable, &tmp) {
-                            self.store
-                                .restore_file(blob, &tmp, *size, e.mtime, *executable)?;
-                        }
+                            .map(|(_, _, p)| p.clone());
+                        let at = if e.path.contains("/.fingerprint/") {
+                            self.put_file(e, &tmp_path(&dest), twin.as_deref())?
+                        } else {
+                            match self.put_file(e, &dest, twin.as_deref()) {
+                                Err(err) if already_exists(&err) => {
+                                    self.put_file(e, &tmp_path(&dest), twin.as_deref())?
+                                }
+                                other => other?,
+                            }
+                        };
                         if *executable && twin.is_none() {
-                            executables.push((*blob, e.mtime, tmp.clone()));
+                            executables.push((*blob, e.mtime, at.clone()));
                         }
                         written.bytes += size;
                         written.blobs.push((*blob, e.path.clone(), e.mtime));
                         (self.progress)(*size);
-                        return Ok(Some(tmp));
+                        Ok(Some(at))
                     }
                     EntryKind::Symlink { target: link } => {
+                        let tmp = tmp_path(&dest);
                         std::os::unix::fs::symlink(link, &tmp).map_err(io_err(&tmp))?;
+                        set_mtime(&tmp, e.mtime).map_err(io_err(&tmp))?;
+                        Ok(Some(tmp))
                     }
                 }
-                set_mtime(&tmp, e.mtime).map_err(io_err(&tmp))?;
-                Ok(Some(tmp))
             })();
-            match staged_one {
-                Ok(Some(tmp)) => staged.push((tmp, dest)),
+            match placed_one {
+                Ok(Some(at)) => placed.push((at, dest)),
                 Ok(None) => {}
                 Err(err) => {
-                    cleanup(&staged);
+                    cleanup(&placed);
                     return Err(format!("{}: {err}", e.path));
                 }
             }
             written.newest = written.newest.max(Some(e.mtime));
         }
-        for (i, (tmp, dest)) in staged.iter().enumerate() {
-            if let Err(err) = std::fs::rename(tmp, dest) {
-                cleanup(&staged[i..]);
+        for (i, (at, dest)) in placed.iter().enumerate() {
+            if at != dest
+                && let Err(err) = std::fs::rename(at, dest)
+            {
+                cleanup(&placed[i..]);
                 return Err(format!("{}: {err}", dest.display()));
             }
             written.files += 1;
@@ -313,18 +337,55 @@ impl Writer<'_> {
         Ok(written)
     }
 
-    /// Put a file at `tmp` from the store's linked copy, as a hardlink (for files rustc
-    /// replaces) or a copy (large files that must not be hardlinks: no decompression, no
-    /// hashing, the kernel copies). False when it does not apply, or linking is off or
-    /// failed: the caller decompresses the blob.
+    /// Create the file of `e` at `at`, which must not exist: a hardlink to `twin` (a file of this
+    /// restore with the same content and mtime), else from the store's linked copy, else
+    /// decompressed. Every way comes with mode and mtime: a hardlink shares them with what it
+    /// links to, a copy or a file written from the blob gets them set by the store. Returns
+    /// `at`; an existing file there is left alone (see [`already_exists`]).
+    fn put_file(&self, e: &Entry, at: &Path, twin: Option<&Path>) -> Result<PathBuf, RestoreError> {
+        let EntryKind::File {
+            blob,
+            size,
+            executable,
+        } = &e.kind
+        else {
+            return Err(RestoreError::Unsafe {
+                path: at.to_path_buf(),
+                reason: "not a file entry".into(),
+            });
+        };
+        if let Some(twin) = twin {
+            match std::fs::hard_link(twin, at) {
+                Ok(()) => return Ok(at.to_path_buf()),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(io_err(at)(err));
+                }
+                Err(_) => {}
+            }
+        }
+        match self.try_linked(e, blob, *size, *executable, at) {
+            Linked::Done => return Ok(at.to_path_buf()),
+            Linked::InTheWay(err) => return Err(err.into()),
+            Linked::No => {}
+        }
+        self.store
+            .create_file(blob, at, *size, e.mtime, *executable)?;
+        Ok(at.to_path_buf())
+    }
+
+    /// Put a file at `at` (which must not exist) from the store's linked copy, as a hardlink
+    /// (for files rustc replaces and executables cargo deletes before relinking) or a copy
+    /// (other large files that must not be hardlinks: no decompression, no hashing, the kernel
+    /// copies). `No` when it does not apply, or linking is off or failed: the caller
+    /// decompresses the blob.
     fn try_linked(
         &self,
         e: &Entry,
         blob: &ObjectId,
         size: u64,
         executable: bool,
-        tmp: &Path,
-    ) -> bool {
+        at: &Path,
+    ) -> Linked {
         let how = if strata_layer::linkable(&e.path)
             || self.unlinked_before_relink.contains(e.path.as_str())
         {
@@ -332,24 +393,25 @@ impl Writer<'_> {
         } else if size >= COPY_LINKED_MIN {
             FromLinked::Copy
         } else {
-            return false;
+            return Linked::No;
         };
         if !self.link.load(Ordering::Relaxed) {
-            return false;
+            return Linked::No;
         }
         match self
             .store
-            .put_from_linked(blob, size, e.mtime, executable, tmp, how)
+            .put_from_linked(blob, size, e.mtime, executable, at, how)
         {
-            Ok(()) => true,
+            Ok(()) => Linked::Done,
+            Err(err) if err.is_already_exists() => Linked::InTheWay(err),
             Err(err) => {
                 // The filesystem refuses (another device, a read-only store): stop trying. A
                 // corrupt or missing blob: the decompression reports it.
                 if matches!(err, strata_store::StoreError::Io { .. }) {
                     self.link.store(false, Ordering::Relaxed);
                 }
-                let _ = std::fs::remove_file(tmp);
-                false
+                // Nothing of it is left at `at`: the store removes a copy it could not finish.
+                Linked::No
             }
         }
     }
@@ -402,8 +464,18 @@ impl SafeDirs {
             })?;
         let mut cur = self.root.clone();
         std::fs::create_dir_all(&cur).map_err(io_err(&cur))?;
+        let mut checked = Vec::new();
         for c in rel.components() {
             cur.push(c);
+            // An ancestor of a dir ensured before was checked with it.
+            if self
+                .checked
+                .lock()
+                .is_ok_and(|known| known.contains_key(&cur))
+            {
+                continue;
+            }
+            checked.push(cur.clone());
             match std::fs::symlink_metadata(&cur) {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(RestoreError::Unsafe {
@@ -427,6 +499,7 @@ impl SafeDirs {
         }
         if let Ok(mut c) = self.checked.lock() {
             c.insert(dir.to_path_buf(), ());
+            c.extend(checked.into_iter().map(|d| (d, ())));
         }
         Ok(())
     }

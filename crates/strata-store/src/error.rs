@@ -40,6 +40,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A file was in the way of one that had to be new ([`crate::Store::create_file`]).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. } if source.kind() == io::ErrorKind::AlreadyExists)
+    }
+
     pub(crate) fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
         StoreError::Io {
             path: path.as_ref().to_path_buf(),

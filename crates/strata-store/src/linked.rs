@@ -59,13 +59,14 @@ impl Store {
     /// Put blob `id` at `dest` from its linked copy with this mtime and mode, making the copy
     /// first if needed:
     /// - [`FromLinked::Hardlink`]: `dest` (which must not exist) becomes a hardlink to it;
-    /// - [`FromLinked::Copy`]: `dest` (created or truncated) becomes a copy of it, which the
-    ///   kernel makes without decompressing or hashing (a reflink where the filesystem can); for
-    ///   large files that must not be hardlinks (executables, which mold rewrites in place). The
-    ///   caller sets the copy's mtime.
+    /// - [`FromLinked::Copy`]: `dest` (which must not exist) becomes a copy of it with its mode
+    ///   and mtime, which the kernel makes without decompressing or hashing (a reflink where the
+    ///   filesystem can); for large files that must not be hardlinks (test executables and proc
+    ///   macros, which mold rewrites in place).
     ///
-    /// An error means `dest` is not usable (absent or partial): the caller writes the file
-    /// itself (e.g. the store is on another filesystem or read-only).
+    /// An existing `dest` is an `Io` error of kind `AlreadyExists` and is left alone. Any other
+    /// error means `dest` is not usable (absent or partial): the caller writes the file itself
+    /// (e.g. the store is on another filesystem or read-only).
     pub fn put_from_linked(
         &self,
         id: &ObjectId,
@@ -81,22 +82,28 @@ impl Store {
             FromLinked::Copy => {
                 // `io::copy` between files is the kernel's copy_file_range (a reflink where the
                 // filesystem can); mode and mtime are set through the open file, as for a
-                // file written from its blob.
+                // file written from its blob. `dest` must be new, as for a hardlink: nothing is
+                // ever written through a file that is already there.
                 let mut src = fs::File::open(&path).map_err(io_at(&path))?;
                 let mut out = fs::OpenOptions::new()
                     .write(true)
-                    .create(true)
-                    .truncate(true)
+                    .create_new(true)
                     .open(dest)
                     .map_err(io_at(dest))?;
-                let copied = std::io::copy(&mut src, &mut out).map_err(io_at(dest))?;
-                if copied != size {
-                    return Err(StoreError::corrupt(
+                let res = match std::io::copy(&mut src, &mut out).map_err(io_at(dest)) {
+                    Ok(copied) if copied != size => Err(StoreError::corrupt(
                         &path,
                         "linked copy changed while copying",
-                    ));
+                    )),
+                    Ok(_) => crate::store::finish_file(&out, dest, mtime, executable),
+                    Err(e) => Err(e),
+                };
+                if res.is_err() {
+                    // Made here (create_new): no one else's file.
+                    drop(out);
+                    let _ = fs::remove_file(dest);
                 }
-                crate::store::finish_file(&out, dest, mtime, executable)
+                res
             }
         }
     }
@@ -338,9 +345,19 @@ mod tests {
             .unwrap();
         assert!(store.check_linked(&l).unwrap().is_some());
 
-        // An executable copy over an older, longer file: exact bytes, mode 0755, the mtime.
+        // A file in the way is refused and left as it is, for a copy as for a link: nothing is
+        // written through an existing file (it could be a link to a linked copy).
         let x = dir.path().join("x");
         fs::write(&x, vec![1u8; 20_000]).unwrap();
+        for how in [Copy, Hardlink] {
+            let err = store
+                .put_from_linked(&put.id, put.size, t(300), true, &x, how)
+                .unwrap_err();
+            assert!(err.is_already_exists(), "{err}");
+            assert_eq!(fs::read(&x).unwrap(), vec![1u8; 20_000]);
+        }
+        // An executable copy: exact bytes, mode 0755, the mtime.
+        fs::remove_file(&x).unwrap();
         store
             .put_from_linked(&put.id, put.size, t(300), true, &x, Copy)
             .unwrap();

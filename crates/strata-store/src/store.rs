@@ -425,28 +425,26 @@ impl Store {
     /// copying it, or by reading `dest` back after a reflink. On any failure
     /// `dest` is removed so a half-written or wrong file is never left behind.
     pub fn restore_blob(&self, id: &ObjectId, dest: &Path) -> Result<u64, StoreError> {
+        self.write_blob(id, dest, Dest::Replace).map(|(n, _)| n)
+    }
+
+    /// [`Store::restore_blob`] into a `dest` opened as `how` says; also returns the open file.
+    fn write_blob(&self, id: &ObjectId, dest: &Path, how: Dest) -> Result<(u64, File), StoreError> {
         let (form, blob) = self.locate_blob(id);
         let input = open_blob(&blob, id)?;
-        // Never write through a symlink that happens to sit at `dest`.
-        if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
-            fs::remove_file(dest).map_err(io_at(dest))?;
-        }
-        let mut out = OpenOptions::new()
-            .read(form == BlobForm::Raw)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(dest)
-            .map_err(io_at(dest))?;
+        let mut out = how.open(dest, form == BlobForm::Raw)?;
         let res = match form {
             BlobForm::Zstd => copy_verified(form, input, &blob, id, &mut out, dest),
             BlobForm::Raw => restore_raw(input, &blob, id, &mut out, dest),
         };
-        drop(out);
-        if res.is_err() {
-            let _ = fs::remove_file(dest);
+        match res {
+            Ok(n) => Ok((n, out)),
+            Err(e) => {
+                drop(out);
+                let _ = fs::remove_file(dest);
+                Err(e)
+            }
         }
-        res
     }
 
     /// Write blob `id` to `dest` as a new file (created or truncated) with the given mtime and,
@@ -462,21 +460,47 @@ impl Store {
         mtime: FileTime,
         executable: bool,
     ) -> Result<(), StoreError> {
+        self.write_file(id, dest, size, mtime, executable, Dest::Replace)
+    }
+
+    /// [`Store::restore_file`] into a file that must not exist yet: it fails with an `Io` error
+    /// of kind `AlreadyExists` (and leaves that file alone) when something is at `dest`. So it
+    /// never writes through an existing file, such as a hardlink to a linked copy, and needs no
+    /// temporary name to be safe.
+    pub fn create_file(
+        &self,
+        id: &ObjectId,
+        dest: &Path,
+        size: u64,
+        mtime: FileTime,
+        executable: bool,
+    ) -> Result<(), StoreError> {
+        self.write_file(id, dest, size, mtime, executable, Dest::New)
+    }
+
+    fn write_file(
+        &self,
+        id: &ObjectId,
+        dest: &Path,
+        size: u64,
+        mtime: FileTime,
+        executable: bool,
+        how: Dest,
+    ) -> Result<(), StoreError> {
         let res = if size <= SMALL_BLOB {
-            self.restore_small(id, dest, size, mtime, executable)
+            self.restore_small(id, dest, size, mtime, executable, how)
         } else {
-            self.restore_blob(id, dest).and_then(|_| {
-                let out = OpenOptions::new()
-                    .write(true)
-                    .open(dest)
-                    .map_err(io_at(dest))?;
-                finish_file(&out, dest, mtime, executable)
-            })
+            self.write_blob(id, dest, how)
+                .and_then(|(_, out)| finish_file(&out, dest, mtime, executable))
         };
-        if res.is_err() {
-            let _ = fs::remove_file(dest);
+        match res {
+            Err(e) if e.is_already_exists() => Err(e),
+            Err(e) => {
+                let _ = fs::remove_file(dest);
+                Err(e)
+            }
+            Ok(()) => Ok(()),
         }
-        res
     }
 
     fn restore_small(
@@ -486,32 +510,39 @@ impl Store {
         size: u64,
         mtime: FileTime,
         executable: bool,
+        how: Dest,
     ) -> Result<(), StoreError> {
-        let (form, blob) = self.locate_blob(id);
-        let stored = match fs::read(&blob) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::MissingBlob { id: *id });
-            }
-            Err(e) => return Err(StoreError::io(&blob, e)),
-        };
+        let (form, blob, stored) = self.read_small_blob(id)?;
         let content = match form {
             BlobForm::Raw => stored,
             BlobForm::Zstd => decompress_small(&stored, size)
                 .map_err(|e| StoreError::corrupt(&blob, format!("decompression failed: {e}")))?,
         };
         check_hash(&blob, id, ObjectId::of_bytes(&content))?;
-        if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
-            fs::remove_file(dest).map_err(io_at(dest))?;
-        }
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(dest)
-            .map_err(io_at(dest))?;
+        let mut out = how.open(dest, false)?;
         out.write_all(&content).map_err(io_at(dest))?;
         finish_file(&out, dest, mtime, executable)
+    }
+
+    /// The stored bytes of blob `id` in its first present form, read without a `stat` first
+    /// (a restore reads thousands of them). An empty file counts as absent, as in
+    /// [`Store::find_blob`].
+    fn read_small_blob(&self, id: &ObjectId) -> Result<(BlobForm, PathBuf, Vec<u8>), StoreError> {
+        for form in BlobForm::ALL {
+            let path = self.blob_path_as(id, form);
+            match fs::read(&path) {
+                Ok(b)
+                    if !b.is_empty()
+                        || (form == BlobForm::Raw && *id == ObjectId::of_bytes(b"")) =>
+                {
+                    return Ok((form, path, b));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(&path, e)),
+            }
+        }
+        Err(StoreError::MissingBlob { id: *id })
     }
 
     /// Whole blob in memory, hash-verified.
@@ -810,6 +841,33 @@ fn open_blob(path: &Path, id: &ObjectId) -> Result<File, StoreError> {
         Ok(f) => Ok(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::MissingBlob { id: *id }),
         Err(e) => Err(StoreError::io(path, e)),
+    }
+}
+
+/// How a restore opens the file it writes.
+#[derive(Clone, Copy)]
+enum Dest {
+    /// Created, or truncated if it exists; a symlink there is removed first, never written
+    /// through.
+    Replace,
+    /// Created; an existing file (or symlink) there is an `AlreadyExists` error.
+    New,
+}
+
+impl Dest {
+    fn open(self, dest: &Path, read: bool) -> Result<File, StoreError> {
+        let mut o = OpenOptions::new();
+        o.read(read).write(true);
+        match self {
+            Dest::New => o.create_new(true),
+            Dest::Replace => {
+                if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+                    fs::remove_file(dest).map_err(io_at(dest))?;
+                }
+                o.create(true).truncate(true)
+            }
+        };
+        o.open(dest).map_err(io_at(dest))
     }
 }
 

@@ -293,6 +293,65 @@ fn restore_file_writes_bytes_mode_and_mtime_for_every_size_and_form() {
 }
 
 #[test]
+fn create_file_makes_new_files_and_never_touches_one_in_the_way() {
+    let (tmp, store) = store();
+    let raw = Store::open(tmp.path().join("raw-store"))
+        .unwrap()
+        .with_compression_level(0);
+    let small = b"dep-info 0123456789abcdef\n".repeat(3);
+    let large = content(4, (strata_store::SMALL_BLOB + 4097) as usize);
+    let mtime = t(1_650_000_000);
+    for (n, (s, data)) in [
+        (&store, &small[..]),
+        (&raw, &small[..]),
+        (&store, &large[..]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = s.put_bytes(data).unwrap();
+        let dest = tmp.path().join(format!("new-{n}"));
+        s.create_file(&p.id, &dest, data.len() as u64, mtime, true)
+            .unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), data, "case {n}");
+        // A second time the file is in the way: refused, and the file keeps its bytes.
+        let err = s
+            .create_file(&p.id, &dest, data.len() as u64, t(1), false)
+            .unwrap_err();
+        assert!(err.is_already_exists(), "case {n}: {err}");
+        assert_eq!(fs::read(&dest).unwrap(), data, "case {n}");
+        // A file with two names (a hardlink, as to a linked copy) is not written through,
+        // and neither is a symlink.
+        let other = tmp.path().join(format!("other-{n}"));
+        fs::write(&other, b"someone else's").unwrap();
+        let linked = tmp.path().join(format!("linked-{n}"));
+        fs::hard_link(&other, &linked).unwrap();
+        let symlink = tmp.path().join(format!("symlink-{n}"));
+        std::os::unix::fs::symlink(&other, &symlink).unwrap();
+        for in_the_way in [&linked, &symlink] {
+            let err = s
+                .create_file(&p.id, in_the_way, data.len() as u64, mtime, false)
+                .unwrap_err();
+            assert!(err.is_already_exists(), "case {n}: {err}");
+            assert_eq!(fs::read(&other).unwrap(), b"someone else's");
+        }
+        // A corrupt blob leaves nothing at a new name.
+        let bad = tmp.path().join(format!("bad-{n}"));
+        let err = s
+            .create_file(
+                &strata_store::ObjectId::of_bytes(b"absent"),
+                &bad,
+                6,
+                mtime,
+                false,
+            )
+            .unwrap_err();
+        assert!(!err.is_already_exists(), "{err}");
+        assert!(!bad.exists());
+    }
+}
+
+#[test]
 fn restore_file_refuses_a_corrupt_a_lying_or_a_missing_blob_and_leaves_nothing() {
     let (tmp, store) = store();
     let dest = tmp.path().join("out");
