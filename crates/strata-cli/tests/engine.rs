@@ -641,13 +641,19 @@ fn restored_rlibs_are_hardlinks_that_rebuilds_replace_and_never_write_through() 
     let w = World::new();
     let a = w.checkout("a");
     w.strata(&a, &["build"]).ok();
-    // The save kept a's own rlibs as the store's linked copies: no bytes copied.
+    // The save kept a's own rlibs, bin and build scripts as the store's linked copies: no
+    // bytes copied.
+    let saved = linked_into_store(&w, &a.join("target"));
     assert!(
-        linked_into_store(&w, &a.join("target"))
-            .iter()
-            .any(|p| p.ends_with(".rlib")),
-        "a's rlibs became linked copies when saved"
+        saved.iter().any(|p| p.ends_with(".rlib")),
+        "a's rlibs became linked copies when saved: {saved:?}"
     );
+    for name in ["debug/fx", "/build-script-build"] {
+        assert!(
+            saved.iter().any(|p| p.ends_with(name)),
+            "{name} became a linked copy when saved: {saved:?}"
+        );
+    }
 
     let b = w.checkout("b");
     let r = w.strata(&b, &["build", "-v"]).ok();

@@ -15,7 +15,10 @@ mod session;
 mod stamp;
 
 pub use depinfo::{ReferencedFiles, referenced_files};
-pub use path::{Group, classify, linkable, linking_wanted, unit_package, unlinked_before_relink};
+pub use path::{
+    Group, classify, linkable, linking_wanted, unit_package, unlinked_before_relink,
+    unlinked_before_relink_scanned,
+};
 pub use prune::prune_local_units;
 pub use save::{SaveStats, save_entries};
 pub use scan::{ScannedFile, TargetScan, scan, scan_package_units};

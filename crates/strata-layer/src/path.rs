@@ -2,7 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use strata_store::{Entry, EntryKind, FileTime, ObjectId};
+use strata_store::{Entry, EntryKind};
+
+use crate::ScannedFile;
 
 /// The subdirectories of a profile dir whose entries belong to units.
 const UNIT_DIRS: &[&str] = &[".fingerprint", "build", "deps", "examples", "incremental"];
@@ -160,16 +162,35 @@ pub fn linkable(path: &str) -> bool {
 /// anew). Test executables, proc macros and examples built for tests have no second name and
 /// may be rewritten in place; they are never in the set.
 pub fn unlinked_before_relink(entries: &[Entry]) -> HashSet<&str> {
-    let mut by_content: HashMap<(&ObjectId, FileTime), Vec<&str>> = HashMap::new();
-    for e in entries {
-        if let EntryKind::File {
+    second_names(entries.iter().filter_map(|e| match &e.kind {
+        EntryKind::File {
             blob,
             executable: true,
             ..
-        } = &e.kind
-        {
-            by_content.entry((blob, e.mtime)).or_default().push(&e.path);
-        }
+        } => Some((e.path.as_str(), (blob, e.mtime))),
+        _ => None,
+    }))
+}
+
+/// [`unlinked_before_relink`] for the files of a target dir about to be saved: two names of one
+/// file show as the same size and mtime (cargo made one a hardlink of the other).
+pub fn unlinked_before_relink_scanned<'a>(files: &[&'a ScannedFile]) -> HashSet<&'a str> {
+    second_names(
+        files
+            .iter()
+            .filter(|f| f.executable && f.symlink.is_none())
+            .map(|f| (f.rel.as_str(), (f.size, f.mtime))),
+    )
+}
+
+/// The executables among `files` (path, what two names of one file share) that have a second
+/// name cargo made for them, with that second name.
+fn second_names<'a, K: Eq + std::hash::Hash>(
+    files: impl Iterator<Item = (&'a str, K)>,
+) -> HashSet<&'a str> {
+    let mut by_content: HashMap<K, Vec<&'a str>> = HashMap::new();
+    for (path, key) in files {
+        by_content.entry(key).or_default().push(path);
     }
     let mut out = HashSet::new();
     for names in by_content.values().filter(|n| n.len() > 1) {
@@ -322,6 +343,8 @@ mod tests {
             None
         );
     }
+
+    use strata_store::{FileTime, ObjectId};
 
     fn exe(path: &str, blob: u8, secs: i64) -> Entry {
         Entry {

@@ -38,6 +38,7 @@ pub fn save_entries(
         }
     }
     let link = crate::linking_wanted();
+    let second_named = crate::unlinked_before_relink_scanned(files);
     let results: Vec<Result<(Entry, bool, u64, bool), LayerError>> = files
         .par_iter()
         .map(|f| {
@@ -80,7 +81,8 @@ pub fn save_entries(
             let full = root.join(&f.rel);
             // A file a restore would hardlink becomes its own linked copy (no bytes written),
             // so the next checkout on this machine gets it as a link too.
-            let put = if link && crate::linkable(&f.rel) {
+            let put = if link && (crate::linkable(&f.rel) || second_named.contains(f.rel.as_str()))
+            {
                 store
                     .put_file_as_linked(&full, f.mtime, f.executable)
                     .or_else(|_| store.put_file(&full))?
