@@ -53,6 +53,8 @@ pub struct Prepared<'a> {
     pub root: &'a Path,
     /// The toolchain's host triple.
     pub host: &'a str,
+    /// What `cargo -V` answered.
+    pub cargo_v: &'a str,
 }
 
 /// What `strata dev` restored.
@@ -84,6 +86,7 @@ pub fn restore(
     prepared(s.as_ref().ok().map(|s| Prepared {
         root: &s.ws.root,
         host: &s.toolchain.host,
+        cargo_v: &s.toolchain.cargo_v,
     }));
     let s = s?;
     rep.detail("workspace, toolchain and keys read");

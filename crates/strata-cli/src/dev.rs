@@ -234,6 +234,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
     let mut doctor = None;
     let mut not_a_workspace = None;
     let mut start_doctor = |read: Option<strata_build::dev::Prepared<'_>>| {
+        let cargo_v = read.map(|p| p.cargo_v.to_string());
         let place = match read {
             Some(p) => Place {
                 root: p.root.to_path_buf(),
@@ -249,7 +250,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         };
         let cwd = s.cwd.clone();
         doctor = Some(std::thread::spawn(move || {
-            strata_dev::doctor::check(&cwd, &place.root, &place.host)
+            strata_dev::doctor::check(&cwd, &place.root, &place.host, cargo_v.as_deref())
         }));
     };
     let opts = Options {
@@ -388,7 +389,7 @@ pub fn doctor() -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(&e.to_string()),
     };
-    let findings = match strata_dev::doctor::check(&cwd, &root, &host) {
+    let findings = match strata_dev::doctor::check(&cwd, &root, &host, None) {
         Ok(f) => f,
         Err(e) => return fail(&e.to_string()),
     };

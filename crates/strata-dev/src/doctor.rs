@@ -78,8 +78,12 @@ fn tool(name: &str, program: &Path, args: &[&str], cwd: &Path, fix: &str) -> Fin
     }
 }
 
-fn cargo(cwd: &Path) -> Finding {
-    match run(Path::new("cargo"), &["-V"], cwd) {
+fn cargo(cwd: &Path, known: Option<&str>) -> Finding {
+    let answer = match known {
+        Some(v) => Some((true, v.lines().next().unwrap_or("").trim().to_string())),
+        None => run(Path::new("cargo"), &["-V"], cwd),
+    };
+    match answer {
         Some((true, v)) => match strata_cargo::version_minor(&v) {
             Some(m) if m < MIN_CARGO_MINOR => Finding {
                 name: "cargo".into(),
@@ -344,14 +348,20 @@ fn wrapper_settings(cwd: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// Run every check from `cwd` (the project dir).
-pub fn check(cwd: &Path, root: &Path, host: &str) -> Result<Vec<Finding>, DevError> {
+/// Run every check from `cwd` (the project dir). `cargo_v`: what `cargo -V` answered there
+/// already (`strata dev` asked it while reading the workspace), so that it is not asked twice.
+pub fn check(
+    cwd: &Path,
+    root: &Path,
+    host: &str,
+    cargo_v: Option<&str>,
+) -> Result<Vec<Finding>, DevError> {
     let mut out = Vec::new();
     // The tools answer in their own time (rustup's proxy takes ~0.2 s to say a component is
     // missing): asked all at once.
     std::thread::scope(|scope| {
         let checks = [
-            scope.spawn(|| cargo(cwd)),
+            scope.spawn(|| cargo(cwd, cargo_v)),
             scope.spawn(|| {
                 tool(
                     "mold",
