@@ -39,9 +39,10 @@ fn tmp_path(dest: &Path) -> PathBuf {
 }
 
 /// Restore every unit of `manifest` whose fingerprint dir is absent from `target`, plus the
-/// uplifted copies of the units restored now and incremental dirs that are absent. A unit is
-/// written to temporary names first and committed by renames, fingerprint files last: a killed
-/// restore leaves a unit without fingerprint, which cargo rebuilds and the next restore replaces.
+/// uplifted copies of the units restored now and incremental dirs that are absent. A unit's
+/// outputs are created at their final names first; its fingerprint files, which commit it, come
+/// last through renames: a killed restore leaves a unit without fingerprint, which cargo rebuilds
+/// and the next restore replaces.
 ///
 /// `cargo_unlinks_outputs`: the cargo that builds in `target` deletes a bin or build script
 /// before it links it again (cargo 1.66 and later), so those may be hardlinks to the store's
