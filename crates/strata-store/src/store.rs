@@ -490,17 +490,21 @@ impl Store {
         let res = if size <= SMALL_BLOB {
             self.restore_small(id, dest, size, mtime, executable, how)
         } else {
-            self.write_blob(id, dest, how)
-                .and_then(|(_, out)| finish_file(&out, dest, mtime, executable))
+            self.write_blob(id, dest, how).and_then(|(_, out)| {
+                let done = finish_file(&out, dest, mtime, executable);
+                if done.is_err() {
+                    drop(out);
+                    let _ = fs::remove_file(dest);
+                }
+                done
+            })
         };
-        match res {
-            Err(e) if e.is_already_exists() => Err(e),
-            Err(e) => {
-                let _ = fs::remove_file(dest);
-                Err(e)
-            }
-            Ok(()) => Ok(()),
+        // A file being replaced is gone on any failure, as `restore_blob` promises; a new one is
+        // removed only by what created it, so a file in the way is never touched.
+        if res.is_err() && matches!(how, Dest::Replace) {
+            let _ = fs::remove_file(dest);
         }
+        res
     }
 
     fn restore_small(
@@ -520,8 +524,15 @@ impl Store {
         };
         check_hash(&blob, id, ObjectId::of_bytes(&content))?;
         let mut out = how.open(dest, false)?;
-        out.write_all(&content).map_err(io_at(dest))?;
-        finish_file(&out, dest, mtime, executable)
+        let res = out
+            .write_all(&content)
+            .map_err(io_at(dest))
+            .and_then(|_| finish_file(&out, dest, mtime, executable));
+        if res.is_err() {
+            drop(out);
+            let _ = fs::remove_file(dest);
+        }
+        res
     }
 
     /// The stored bytes of blob `id` in its first present form, read without a `stat` first

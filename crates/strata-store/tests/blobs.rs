@@ -335,19 +335,17 @@ fn create_file_makes_new_files_and_never_touches_one_in_the_way() {
             assert!(err.is_already_exists(), "case {n}: {err}");
             assert_eq!(fs::read(&other).unwrap(), b"someone else's");
         }
-        // A corrupt blob leaves nothing at a new name.
+        // A missing blob leaves nothing at a new name, and leaves a file in the way as it was.
+        let absent = strata_store::ObjectId::of_bytes(b"absent");
         let bad = tmp.path().join(format!("bad-{n}"));
-        let err = s
-            .create_file(
-                &strata_store::ObjectId::of_bytes(b"absent"),
-                &bad,
-                6,
-                mtime,
-                false,
-            )
-            .unwrap_err();
+        let err = s.create_file(&absent, &bad, 6, mtime, false).unwrap_err();
         assert!(!err.is_already_exists(), "{err}");
         assert!(!bad.exists());
+        let err = s
+            .create_file(&absent, &linked, 6, mtime, false)
+            .unwrap_err();
+        assert!(!err.is_already_exists(), "{err}");
+        assert_eq!(fs::read(&linked).unwrap(), b"someone else's");
     }
 }
 
