@@ -55,6 +55,8 @@ pub struct Prepared<'a> {
     pub host: &'a str,
     /// What `cargo -V` answered.
     pub cargo_v: &'a str,
+    /// The store's directory.
+    pub store: &'a Path,
 }
 
 /// What `strata dev` restored.
@@ -87,6 +89,7 @@ pub fn restore(
         root: &s.ws.root,
         host: &s.toolchain.host,
         cargo_v: &s.toolchain.cargo_v,
+        store: s.store.root(),
     }));
     let s = s?;
     rep.detail("workspace, toolchain and keys read");

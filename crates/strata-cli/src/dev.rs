@@ -235,6 +235,10 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
     let mut not_a_workspace = None;
     let mut start_doctor = |read: Option<strata_build::dev::Prepared<'_>>| {
         let cargo_v = read.map(|p| p.cargo_v.to_string());
+        // Tools' versions are kept in the store, beside the other caches.
+        let versions = read.map_or_else(strata_dev::doctor::VersionCache::off, |p| {
+            strata_dev::doctor::VersionCache::in_dir(p.store.join("cache").join("tool-versions"))
+        });
         let place = match read {
             Some(p) => Place {
                 root: p.root.to_path_buf(),
@@ -250,7 +254,13 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         };
         let cwd = s.cwd.clone();
         doctor = Some(std::thread::spawn(move || {
-            strata_dev::doctor::check(&cwd, &place.root, &place.host, cargo_v.as_deref())
+            strata_dev::doctor::check(
+                &cwd,
+                &place.root,
+                &place.host,
+                cargo_v.as_deref(),
+                &versions,
+            )
         }));
     };
     let opts = Options {
@@ -389,7 +399,9 @@ pub fn doctor() -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(&e.to_string()),
     };
-    let findings = match strata_dev::doctor::check(&cwd, &root, &host, None) {
+    // `strata doctor` asks every tool: what it reports is now.
+    let versions = strata_dev::doctor::VersionCache::off();
+    let findings = match strata_dev::doctor::check(&cwd, &root, &host, None, &versions) {
         Ok(f) => f,
         Err(e) => return fail(&e.to_string()),
     };

@@ -717,3 +717,58 @@ fn bins_and_build_scripts_come_as_links_and_mold_relinking_them_leaves_the_store
         "{out}"
     );
 }
+
+#[test]
+fn dev_asks_a_tool_its_version_once_per_binary_and_doctor_always() {
+    let w = World::new();
+    let a = w.checkout("a");
+    // A `mold` of our own ahead on PATH, which counts how often it is asked.
+    let bin = w.path("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = w.path("mold-calls");
+    let fake = bin.join("mold");
+    let write_fake = |version: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho called >> '{}'\necho 'mold {version} (fake)'\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write_fake("9.9");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = vec![("PATH".to_string(), path)];
+    let asked = || {
+        std::fs::read_to_string(&calls)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    strata(&w, &a, &["dev", "--save"], &env).ok();
+    let first = asked();
+    assert!(first >= 1, "the first dev asks mold");
+    strata(&w, &a, &["dev"], &env).ok();
+    strata(&w, &a, &["dev"], &env).ok();
+    assert_eq!(asked(), first, "the same mold is not asked again");
+    // `strata doctor` asks every time, and shows the answer.
+    let doctor = strata(&w, &a, &["doctor"], &env);
+    assert!(
+        doctor.stdout.contains("mold 9.9 (fake)"),
+        "{}",
+        doctor.stdout
+    );
+    assert_eq!(asked(), first + 1);
+    // Another mold binary (new content, size and mtime) is asked again.
+    write_fake("10.0");
+    strata(&w, &a, &["dev"], &env).ok();
+    assert_eq!(asked(), first + 2);
+    strata(&w, &a, &["dev"], &env).ok();
+    assert_eq!(asked(), first + 2);
+}

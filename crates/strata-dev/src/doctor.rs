@@ -55,8 +55,80 @@ fn run(program: &Path, args: &[&str], cwd: &Path) -> Option<(bool, String)> {
     ))
 }
 
-fn tool(name: &str, program: &Path, args: &[&str], cwd: &Path, fix: &str) -> Finding {
-    match run(program, args, cwd) {
+/// Answers of tools to `--version`, kept in a directory by the binary's path, size, mtime and
+/// inode, so that the same file is not asked again: `strata dev` runs the doctor beside its
+/// restore each time, and on 2 cores its processes slow the restore down. Only answers of files
+/// that are tools of their own are kept: a rustup proxy answers for whichever toolchain is active,
+/// and a failure may be fixed without the binary changing.
+#[derive(Debug, Clone, Default)]
+pub struct VersionCache {
+    dir: Option<PathBuf>,
+}
+
+impl VersionCache {
+    /// Answers kept in `dir` (created when first needed).
+    pub fn in_dir(dir: PathBuf) -> VersionCache {
+        VersionCache { dir: Some(dir) }
+    }
+
+    /// Every tool is asked (`strata doctor`).
+    pub fn off() -> VersionCache {
+        VersionCache::default()
+    }
+
+    /// Where the answer of `program args` is kept, if it may be kept.
+    fn entry(&self, program: &Path, args: &[&str]) -> Option<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = self.dir.as_ref()?;
+        let file = if program.components().count() > 1 {
+            program.to_path_buf()
+        } else {
+            on_path(&program.to_string_lossy())?
+        };
+        if is_rustup_proxy(&file) {
+            return None;
+        }
+        let md = std::fs::metadata(&file).ok()?;
+        let mut h = blake3::Hasher::new();
+        h.update(file.as_os_str().as_encoded_bytes());
+        for n in [md.len(), md.dev(), md.ino()] {
+            h.update(&n.to_le_bytes());
+        }
+        h.update(&md.mtime().to_le_bytes());
+        h.update(&md.mtime_nsec().to_le_bytes());
+        for a in args {
+            h.update(a.as_bytes());
+            h.update(&[0]);
+        }
+        Some(dir.join(&h.finalize().to_hex()[..32]))
+    }
+}
+
+fn tool(
+    name: &str,
+    program: &Path,
+    args: &[&str],
+    cwd: &Path,
+    fix: &str,
+    cache: &VersionCache,
+) -> Finding {
+    let entry = cache.entry(program, args);
+    let kept = entry.as_ref().and_then(|e| std::fs::read_to_string(e).ok());
+    let answer = match kept {
+        Some(version) => Some((true, version)),
+        None => {
+            let answer = run(program, args, cwd);
+            if let (Some(e), Some((true, version))) = (&entry, &answer) {
+                // A cache: a failure to keep the answer only costs asking again next time.
+                let _ = e
+                    .parent()
+                    .map(std::fs::create_dir_all)
+                    .map(|_| std::fs::write(e, version));
+            }
+            answer
+        }
+    };
+    match answer {
         Some((true, version)) => Finding {
             name: name.into(),
             status: Status::Ok,
@@ -110,7 +182,7 @@ fn cargo(cwd: &Path, known: Option<&str>) -> Finding {
 /// cargo-nextest, asked directly where cargo would find it: cargo searches PATH with the cargo
 /// home's `bin` first unless PATH names that dir itself. Going through `cargo nextest` costs two
 /// more processes, one of them rustup's proxy.
-fn nextest(cwd: &Path) -> Finding {
+fn nextest(cwd: &Path, cache: &VersionCache) -> Finding {
     let fix = "cargo install --locked cargo-nextest";
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -129,34 +201,42 @@ fn nextest(cwd: &Path) -> Finding {
         .map(|d| d.join("cargo-nextest"))
         .find(|p| p.is_file())
     {
-        Some(bin) => tool("cargo-nextest", &bin, &["nextest", "--version"], cwd, fix),
+        Some(bin) => tool(
+            "cargo-nextest",
+            &bin,
+            &["nextest", "--version"],
+            cwd,
+            fix,
+            cache,
+        ),
         None => tool(
             "cargo-nextest",
             Path::new("cargo"),
             &["nextest", "--version"],
             cwd,
             fix,
+            cache,
         ),
     }
 }
 
 /// rust-analyzer, without asking rustup's proxy when the component is absent (slow): the
 /// component lives in the toolchain's sysroot.
-fn rust_analyzer(cwd: &Path) -> Finding {
+fn rust_analyzer(cwd: &Path, cache: &VersionCache) -> Finding {
     let fix = "rustup component add rust-analyzer";
     let name = "rust-analyzer";
     let Some(found) = on_path("rust-analyzer") else {
-        return tool(name, Path::new(name), &["--version"], cwd, fix);
+        return tool(name, Path::new(name), &["--version"], cwd, fix, cache);
     };
     if !is_rustup_proxy(&found) {
-        return tool(name, &found, &["--version"], cwd, fix);
+        return tool(name, &found, &["--version"], cwd, fix, cache);
     }
     let in_sysroot = run(Path::new("rustc"), &["--print", "sysroot"], cwd)
         .filter(|(ok, _)| *ok)
         .map(|(_, root)| PathBuf::from(root).join("bin").join(name))
         .filter(|p| p.is_file());
     match in_sysroot {
-        Some(bin) => tool(name, &bin, &["--version"], cwd, fix),
+        Some(bin) => tool(name, &bin, &["--version"], cwd, fix, cache),
         None => Finding {
             name: name.into(),
             status: Status::Missing,
@@ -349,12 +429,14 @@ fn wrapper_settings(cwd: &Path) -> Vec<(String, String)> {
 }
 
 /// Run every check from `cwd` (the project dir). `cargo_v`: what `cargo -V` answered there
-/// already (`strata dev` asked it while reading the workspace), so that it is not asked twice.
+/// already (`strata dev` asked it while reading the workspace), so that it is not asked twice;
+/// `versions`: tools' answers kept from earlier runs.
 pub fn check(
     cwd: &Path,
     root: &Path,
     host: &str,
     cargo_v: Option<&str>,
+    versions: &VersionCache,
 ) -> Result<Vec<Finding>, DevError> {
     let mut out = Vec::new();
     // The tools answer in their own time (rustup's proxy takes ~0.2 s to say a component is
@@ -369,6 +451,7 @@ pub fn check(
                     &["--version"],
                     cwd,
                     "sudo apt-get install mold   (or your system's package manager)",
+                    versions,
                 )
             }),
             scope.spawn(|| {
@@ -378,10 +461,11 @@ pub fn check(
                     &["--version"],
                     cwd,
                     "sudo apt-get install lld   (optional: rustc already links with its bundled rust-lld on x86_64 Linux)",
+                    versions,
                 )
             }),
-            scope.spawn(|| rust_analyzer(cwd)),
-            scope.spawn(|| nextest(cwd)),
+            scope.spawn(|| rust_analyzer(cwd, versions)),
+            scope.spawn(|| nextest(cwd, versions)),
         ];
         for c in checks {
             if let Ok(f) = c.join() {
