@@ -113,17 +113,26 @@ fn tool(
     cache: &VersionCache,
 ) -> Finding {
     let entry = cache.entry(program, args);
-    let kept = entry.as_ref().and_then(|e| std::fs::read_to_string(e).ok());
+    let kept = entry
+        .as_ref()
+        .and_then(|e| std::fs::read_to_string(e).ok())
+        .filter(|v| !v.is_empty());
     let answer = match kept {
         Some(version) => Some((true, version)),
         None => {
             let answer = run(program, args, cwd);
             if let (Some(e), Some((true, version))) = (&entry, &answer) {
-                // A cache: a failure to keep the answer only costs asking again next time.
-                let _ = e
+                // A cache: a failure to keep the answer only costs asking again next time. Written
+                // aside and renamed, so that another `strata dev` never reads half of it.
+                let tmp = e.with_extension(format!("tmp-{}", std::process::id()));
+                let kept = e
                     .parent()
-                    .map(std::fs::create_dir_all)
-                    .map(|_| std::fs::write(e, version));
+                    .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+                    && std::fs::write(&tmp, version).is_ok()
+                    && std::fs::rename(&tmp, e).is_ok();
+                if !kept {
+                    let _ = std::fs::remove_file(&tmp);
+                }
             }
             answer
         }
