@@ -166,33 +166,22 @@ fn rustc_info(target: &Path) -> Option<ScannedFile> {
 }
 
 /// Put the dev layer's `.rustc_info.json` into the target dir unless cargo has written one there
-/// (its own is at least as current). Written under a temporary name and renamed, so cargo never
-/// reads half a file; a failure costs cargo its rustc probes, nothing more.
+/// (its own is at least as current): created new, as every restored file, so an existing one is
+/// left alone. A failure costs cargo its rustc probes, nothing more.
 fn restore_rustc_info(s: &Session, m: &Manifest, rep: &Reporter) {
-    let dest = s.ws.target_dir.join(RUSTC_INFO);
     let Some((blob, size, mtime)) = m.entries.iter().find_map(|e| match &e.kind {
         EntryKind::File { blob, size, .. } if e.path == RUSTC_INFO => Some((blob, *size, e.mtime)),
         _ => None,
     }) else {
         return;
     };
-    if dest.exists() {
-        return;
-    }
-    let tmp =
-        s.ws.target_dir
-            .join(format!("{RUSTC_INFO}.strata-tmp-{}", std::process::id()));
-    let written = std::fs::create_dir_all(&s.ws.target_dir)
-        .map_err(|e| e.to_string())
-        .and_then(|_| {
-            s.store
-                .restore_file(blob, &tmp, size, mtime, false)
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|_| std::fs::rename(&tmp, &dest).map_err(|e| e.to_string()));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        rep.detail(&format!("{RUSTC_INFO} not restored: {e}"));
+    let dest = s.ws.target_dir.join(RUSTC_INFO);
+    let _ = std::fs::create_dir_all(&s.ws.target_dir);
+    match s.store.create_file(blob, &dest, size, mtime, false) {
+        Err(e) if !e.is_already_exists() => {
+            rep.detail(&format!("{RUSTC_INFO} not restored: {e}"));
+        }
+        _ => {}
     }
 }
 
