@@ -516,30 +516,51 @@ impl Store {
         executable: bool,
         how: Dest,
     ) -> Result<(), StoreError> {
-        let (form, blob, stored) = self.read_small_blob(id)?;
+        let content = self.read_small(id, size)?;
+        write_content(&content, dest, mtime, executable, how)
+    }
+
+    /// The content of blob `id`, of `size` bytes (at most [`SMALL_BLOB`]), read in memory and
+    /// verified against its hash. A restore keeps it to write several files of one content (cargo
+    /// writes the same `invoked.timestamp` into every unit) with [`Store::create_file_with`].
+    pub fn read_small(&self, id: &ObjectId, size: u64) -> Result<Vec<u8>, StoreError> {
+        let (form, blob, stored) = self.read_small_blob(id, size)?;
         let content = match form {
             BlobForm::Raw => stored,
             BlobForm::Zstd => decompress_small(&stored, size)
                 .map_err(|e| StoreError::corrupt(&blob, format!("decompression failed: {e}")))?,
         };
         check_hash(&blob, id, ObjectId::of_bytes(&content))?;
-        let mut out = how.open(dest, false)?;
-        let res = out
-            .write_all(&content)
-            .map_err(io_at(dest))
-            .and_then(|_| finish_file(&out, dest, mtime, executable));
-        if res.is_err() {
-            drop(out);
-            let _ = fs::remove_file(dest);
-        }
-        res
+        Ok(content)
+    }
+
+    /// [`Store::create_file`] with the blob's content at hand (from [`Store::read_small`]): `dest`
+    /// must not exist; it gets `content`, the mode and the mtime, or is removed on failure.
+    pub fn create_file_with(
+        &self,
+        content: &[u8],
+        dest: &Path,
+        mtime: FileTime,
+        executable: bool,
+    ) -> Result<(), StoreError> {
+        write_content(content, dest, mtime, executable, Dest::New)
     }
 
     /// The stored bytes of blob `id` in its first present form, read without a `stat` first
     /// (a restore reads thousands of them). An empty file counts as absent, as in
-    /// [`Store::find_blob`].
-    fn read_small_blob(&self, id: &ObjectId) -> Result<(BlobForm, PathBuf, Vec<u8>), StoreError> {
-        for form in BlobForm::ALL {
+    /// [`Store::find_blob`]. Blobs of a few bytes (cargo's fingerprint hashes) are stored raw,
+    /// as compression cannot pay there: that form is tried first for them.
+    fn read_small_blob(
+        &self,
+        id: &ObjectId,
+        size: u64,
+    ) -> Result<(BlobForm, PathBuf, Vec<u8>), StoreError> {
+        let forms = if size <= RAW_LIKELY_MAX {
+            [BlobForm::Raw, BlobForm::Zstd]
+        } else {
+            BlobForm::ALL
+        };
+        for form in forms {
             let path = self.blob_path_as(id, form);
             match fs::read(&path) {
                 Ok(b)
@@ -885,6 +906,9 @@ impl Dest {
 /// Blobs up to this size are restored in memory by [`Store::restore_file`].
 pub const SMALL_BLOB: u64 = 1 << 20;
 
+/// Blobs up to this size are looked for in their raw form first (see `Store::read_small_blob`).
+const RAW_LIKELY_MAX: u64 = 64;
+
 thread_local! {
     /// One zstd decompression context per thread: making one per file costs more than
     /// decompressing a small file.
@@ -909,6 +933,27 @@ fn decompress_small(frame: &[u8], expected: u64) -> io::Result<Vec<u8>> {
         };
         dec.decompress(frame, room)
     })
+}
+
+/// Write `content` into `dest` opened `how`, then mode and mtime; on failure `dest` is removed
+/// (it was created or truncated here).
+fn write_content(
+    content: &[u8],
+    dest: &Path,
+    mtime: FileTime,
+    executable: bool,
+    how: Dest,
+) -> Result<(), StoreError> {
+    let mut out = how.open(dest, false)?;
+    let res = out
+        .write_all(content)
+        .map_err(io_at(dest))
+        .and_then(|_| finish_file(&out, dest, mtime, executable));
+    if res.is_err() {
+        drop(out);
+        let _ = fs::remove_file(dest);
+    }
+    res
 }
 
 /// Mode and mtime of a file just written through `out`.
