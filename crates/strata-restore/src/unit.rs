@@ -40,9 +40,9 @@ fn tmp_path(dest: &Path) -> PathBuf {
 
 /// Restore every unit of `manifest` whose fingerprint dir is absent from `target`, plus the
 /// uplifted copies of the units restored now and incremental dirs that are absent. A unit's
-/// outputs are created at their final names first; its fingerprint files, which commit it, come
-/// last through renames: a killed restore leaves a unit without fingerprint, which cargo rebuilds
-/// and the next restore replaces.
+/// outputs are created at their final names first; its fingerprint files come last, and last of
+/// them the hash files cargo compares ([`commits_unit`]): a killed restore leaves a unit without
+/// its hash, which cargo rebuilds.
 ///
 /// `cargo_unlinks_outputs`: the cargo that builds in `target` deletes a bin or build script
 /// before it links it again (cargo 1.66 and later), so those may be hardlinks to the store's
@@ -79,6 +79,8 @@ pub fn restore_layer(
         } else {
             HashSet::new()
         },
+        repeated: repeated_small_blobs(&manifest.entries),
+        contents: std::sync::Mutex::new(HashMap::new()),
     };
     let results: Vec<UnitOutcome> = units
         .par_iter()
@@ -160,6 +162,24 @@ pub fn restore_layer(
     Ok(stats)
 }
 
+/// Files up to this size whose content is in the layer more than once are read once.
+const REPEATED_MAX: u64 = 64 << 10;
+
+/// The blobs of small files that the layer holds more than once.
+fn repeated_small_blobs(entries: &[Entry]) -> HashSet<ObjectId> {
+    let mut seen = HashSet::new();
+    let mut repeated = HashSet::new();
+    for e in entries {
+        if let EntryKind::File { blob, size, .. } = &e.kind
+            && *size <= REPEATED_MAX
+            && !seen.insert(*blob)
+        {
+            repeated.insert(*blob);
+        }
+    }
+    repeated
+}
+
 enum UnitOutcome {
     Present,
     Restored {
@@ -177,6 +197,18 @@ fn fingerprint_dir(path: &str) -> Option<String> {
     let rest = &path[i + "/.fingerprint/".len()..];
     let name = rest.split('/').next()?;
     Some(format!("{}/.fingerprint/{}", &path[..i], name))
+}
+
+/// Whether a file of a fingerprint dir is one of the hashes cargo compares to call a unit fresh
+/// (`lib-foo`, `run-build-script-build-script-build`, ...), as opposed to what cargo reads
+/// only after that (`dep-lib-foo`, `lib-foo.json`, `output-lib-foo`, `invoked.timestamp`).
+/// Without its hash file a unit is not fresh, whatever else is there.
+fn commits_unit(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    !(name.ends_with(".json")
+        || name.starts_with("dep-")
+        || name.starts_with("output-")
+        || name == "invoked.timestamp")
 }
 
 struct Written {
@@ -218,6 +250,10 @@ struct Writer<'a> {
     link: AtomicBool,
     /// Executables cargo deletes before linking them again: hardlinked like rlibs.
     unlinked_before_relink: HashSet<&'a str>,
+    /// Small blobs that more than one file of the layer is made of (every unit has the same
+    /// `invoked.timestamp`): read from the store once, kept in `contents`.
+    repeated: HashSet<ObjectId>,
+    contents: std::sync::Mutex<HashMap<ObjectId, std::sync::Arc<Vec<u8>>>>,
 }
 
 impl Writer<'_> {
@@ -229,12 +265,19 @@ impl Writer<'_> {
                 entries.first().map(|e| e.path.as_str()).unwrap_or("?")
             ));
         };
-        if self.target.join(&fp_dir).exists() {
-            return UnitOutcome::Present;
+        // Making the fingerprint dir is the presence check: one syscall either way, and a unit
+        // made now has a dir no one else writes into.
+        let fp_abs = self.target.join(&fp_dir);
+        match self.safe_dirs.create_new(&fp_abs) {
+            Ok(true) => {}
+            Ok(false) => return UnitOutcome::Present,
+            Err(err) => return UnitOutcome::Failed(format!("{fp_dir}: {err}")),
         }
-        let (fingerprints, rest): (Vec<&Entry>, Vec<&Entry>) =
+        let (mut fingerprints, rest): (Vec<&Entry>, Vec<&Entry>) =
             entries.iter().partition(|e| e.path.starts_with(&fp_dir));
-        // Outputs first, fingerprint last: the fingerprint is the commit point.
+        // Outputs first, then the fingerprint files, the hashes cargo compares last: a unit
+        // killed before its last file has no hash (or an empty one), which cargo rebuilds.
+        fingerprints.sort_by_key(|e| commits_unit(&e.path));
         let ordered: Vec<&Entry> = rest.into_iter().chain(fingerprints).collect();
         match self.write_entries(&ordered) {
             Ok(w) => UnitOutcome::Restored {
@@ -243,15 +286,18 @@ impl Writer<'_> {
                 newest: w.newest,
                 blobs: w.blobs,
             },
-            Err(why) => UnitOutcome::Failed(why),
+            Err(why) => {
+                // Emptied by the failed write: gone, so that a later restore tries the unit again.
+                let _ = std::fs::remove_dir(&fp_abs);
+                UnitOutcome::Failed(why)
+            }
         }
     }
 
     /// Write all entries in order. Files are created at their final names, never through a file
-    /// that is there already; where one is, and for fingerprint files, which commit a unit, the
-    /// file goes to a temporary name that is renamed into place after every other file. On any
-    /// failure, remove what was written and report why; nothing partial is left under a final
-    /// name.
+    /// that is there already; where one is, the file goes to a temporary name that is renamed
+    /// into place after every other file. On any failure, remove what was written and report
+    /// why.
     fn write_entries(&self, entries: &[&Entry]) -> Result<Written, String> {
         // (written at, final name): equal when written in place.
         let mut placed: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(entries.len());
@@ -290,15 +336,11 @@ impl Writer<'_> {
                             .iter()
                             .find(|(b, t, _)| b == blob && *t == e.mtime)
                             .map(|(_, _, p)| p.clone());
-                        let at = if e.path.contains("/.fingerprint/") {
-                            self.put_file(e, &tmp_path(&dest), twin.as_deref())?
-                        } else {
-                            match self.put_file(e, &dest, twin.as_deref()) {
-                                Err(err) if already_exists(&err) => {
-                                    self.put_file(e, &tmp_path(&dest), twin.as_deref())?
-                                }
-                                other => other?,
+                        let at = match self.put_file(e, &dest, twin.as_deref()) {
+                            Err(err) if already_exists(&err) => {
+                                self.put_file(e, &tmp_path(&dest), twin.as_deref())?
                             }
+                            other => other?,
                         };
                         if *executable && twin.is_none() {
                             executables.push((*blob, e.mtime, at.clone()));
@@ -369,9 +411,32 @@ impl Writer<'_> {
             Linked::InTheWay(err) => return Err(err.into()),
             Linked::No => {}
         }
-        self.store
-            .create_file(blob, at, *size, e.mtime, *executable)?;
+        if self.repeated.contains(blob) {
+            let content = self.content_of(blob, *size)?;
+            self.store
+                .create_file_with(&content, at, e.mtime, *executable)?;
+        } else {
+            self.store
+                .create_file(blob, at, *size, e.mtime, *executable)?;
+        }
         Ok(at.to_path_buf())
+    }
+
+    /// The verified content of `blob`, a small blob the layer holds more than once: read from
+    /// the store the first time, from memory after.
+    fn content_of(
+        &self,
+        blob: &ObjectId,
+        size: u64,
+    ) -> Result<std::sync::Arc<Vec<u8>>, RestoreError> {
+        if let Some(c) = self.contents.lock().ok().and_then(|m| m.get(blob).cloned()) {
+            return Ok(c);
+        }
+        let c = std::sync::Arc::new(self.store.read_small(blob, size)?);
+        if let Ok(mut m) = self.contents.lock() {
+            m.insert(*blob, c.clone());
+        }
+        Ok(c)
     }
 
     /// Put a file at `at` (which must not exist) from the store's linked copy, as a hardlink
@@ -440,22 +505,52 @@ impl Writer<'_> {
 /// where `release/deps` links elsewhere would let a layer write outside it.
 struct SafeDirs {
     root: PathBuf,
-    checked: std::sync::Mutex<HashMap<PathBuf, ()>>,
+    /// Directories known to be real ones under `root`, and whether this restore made them. In a
+    /// dir made here nothing else can be yet, so its children are made without looking first
+    /// (a fresh clone's target dir is all new: one `mkdir` per dir instead of a `stat` more).
+    known: std::sync::Mutex<HashMap<PathBuf, bool>>,
 }
 
 impl SafeDirs {
     fn new(root: &Path) -> SafeDirs {
         SafeDirs {
             root: root.to_path_buf(),
-            checked: std::sync::Mutex::new(HashMap::new()),
+            known: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
+    fn known(&self, dir: &Path) -> Option<bool> {
+        self.known.lock().ok()?.get(dir).copied()
+    }
+
     fn ensure(&self, dir: &Path) -> Result<(), RestoreError> {
-        if let Ok(c) = self.checked.lock()
-            && c.contains_key(dir)
-        {
-            return Ok(());
+        self.ensure_made(dir).map(|_| ())
+    }
+
+    /// Make `dir` (which must not be known yet) as a new directory: `true` if made now, `false`
+    /// if something was there already (left alone).
+    fn create_new(&self, dir: &Path) -> Result<bool, RestoreError> {
+        let parent = dir.parent().ok_or_else(|| RestoreError::Unsafe {
+            path: dir.to_path_buf(),
+            reason: "outside the target dir".into(),
+        })?;
+        self.ensure(parent)?;
+        match std::fs::create_dir(dir) {
+            Ok(()) => {
+                if let Ok(mut k) = self.known.lock() {
+                    k.insert(dir.to_path_buf(), true);
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_err(dir)(e)),
+        }
+    }
+
+    /// Ensure `dir` is a real directory under the root; whether this restore made it.
+    fn ensure_made(&self, dir: &Path) -> Result<bool, RestoreError> {
+        if let Some(made) = self.known(dir) {
+            return Ok(made);
         }
         let rel = dir
             .strip_prefix(&self.root)
@@ -464,46 +559,71 @@ impl SafeDirs {
                 reason: "outside the target dir".into(),
             })?;
         let mut cur = self.root.clone();
-        std::fs::create_dir_all(&cur).map_err(io_err(&cur))?;
-        let mut checked = Vec::new();
+        let mut parent_made = match self.known(&cur) {
+            Some(made) => made,
+            None => {
+                let made = !cur.exists();
+                std::fs::create_dir_all(&cur).map_err(io_err(&cur))?;
+                made
+            }
+        };
+        let mut found = vec![(cur.clone(), parent_made)];
         for c in rel.components() {
             cur.push(c);
             // An ancestor of a dir ensured before was checked with it.
-            if self
-                .checked
-                .lock()
-                .is_ok_and(|known| known.contains_key(&cur))
-            {
+            if let Some(made) = self.known(&cur) {
+                parent_made = made;
                 continue;
             }
-            checked.push(cur.clone());
-            match std::fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(RestoreError::Unsafe {
-                        path: cur,
-                        reason: "a symlink in the target dir".into(),
-                    });
+            let made = if parent_made {
+                make_dir(&cur)?
+            } else {
+                match std::fs::symlink_metadata(&cur) {
+                    Ok(m) => {
+                        real_dir(&cur, &m)?;
+                        false
+                    }
+                    Err(_) => make_dir(&cur)?,
                 }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => {
-                    return Err(RestoreError::Unsafe {
-                        path: cur,
-                        reason: "a file where a directory is expected".into(),
-                    });
-                }
-                Err(_) => match std::fs::create_dir(&cur) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(io_err(&cur)(e)),
-                },
-            }
+            };
+            found.push((cur.clone(), made));
+            parent_made = made;
         }
-        if let Ok(mut c) = self.checked.lock() {
-            c.insert(dir.to_path_buf(), ());
-            c.extend(checked.into_iter().map(|d| (d, ())));
+        if let Ok(mut k) = self.known.lock() {
+            k.extend(found);
         }
-        Ok(())
+        Ok(parent_made)
     }
+}
+
+/// Make directory `dir`: `true` if made now; `false` if a real directory is there already.
+fn make_dir(dir: &Path) -> Result<bool, RestoreError> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let m = std::fs::symlink_metadata(dir).map_err(io_err(dir))?;
+            real_dir(dir, &m)?;
+            Ok(false)
+        }
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+/// `Ok` if `m` (of `dir`, not followed) is a directory, not a symlink or a file.
+fn real_dir(dir: &Path, m: &std::fs::Metadata) -> Result<(), RestoreError> {
+    if m.file_type().is_symlink() {
+        return Err(RestoreError::Unsafe {
+            path: dir.to_path_buf(),
+            reason: "a symlink in the target dir".into(),
+        });
+    }
+    if !m.is_dir() {
+        return Err(RestoreError::Unsafe {
+            path: dir.to_path_buf(),
+            reason: "a file where a directory is expected".into(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
