@@ -67,6 +67,12 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
                 mode = AlignMode::Restored {
                     newest_artifact: stats.newest.unwrap_or(started),
                 };
+                // The target dir's local units are this layer's now: a save in a later run
+                // starts from it and keeps the dependency units it brought (those a plain
+                // `cargo build` needs beyond the dependency layer), which that run does not build.
+                if let Err(e) = write_last(s, &id) {
+                    rep.warn(&format!("could not record the restored crate layer: {e}"));
+                }
             }
             let _ = s.store.touch_manifest(&id);
             base = Some((id, m));

@@ -772,3 +772,41 @@ fn dev_asks_a_tool_its_version_once_per_binary_and_doctor_always() {
     strata(&w, &a, &["dev"], &env).ok();
     assert_eq!(asked(), first + 2);
 }
+
+/// fx-core takes anyhow without its default features, and its tests take it with them: the
+/// dependency layer (built for all targets) has anyhow with `std`, a plain `cargo build` needs it
+/// without, so the crate layer carries that other anyhow.
+fn checkout_with_a_feature_split(w: &World, name: &str) -> PathBuf {
+    let dir = w.checkout(name);
+    let manifest = dir.join("core/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "anyhow = \"1\"",
+        "anyhow = { version = \"1\", default-features = false }",
+    );
+    std::fs::write(&manifest, text + "\n[dev-dependencies]\nanyhow = \"1\"\n").unwrap();
+    dir
+}
+
+#[test]
+fn a_later_save_keeps_the_dependency_units_the_restored_crate_layer_brought() {
+    let w = World::new();
+    let a = checkout_with_a_feature_split(&w, "a");
+    let saved = strata(&w, &a, &["dev", "--save"], &[]).ok();
+    assert!(saved.compiled().contains(&"anyhow".to_string()), "{}", saved.stderr);
+
+    // A teammate's clone: restored, built by plain cargo (nothing to do), then saved again with
+    // nothing changed. The crate layer they save must still hold the anyhow cargo needs.
+    let b = checkout_with_a_feature_split(&w, "b");
+    strata(&w, &b, &["dev"], &[]).ok();
+    let env = exports(&w, &b, &[], &[]);
+    let build = cmd(&w, "cargo", &b, &["build", "-v"], &env).ok();
+    assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
+    strata(&w, &b, &["dev", "--save"], &[]).ok();
+    strata(&w, &b, &["build"], &[]).ok();
+
+    let c = checkout_with_a_feature_split(&w, "c");
+    strata(&w, &c, &["dev"], &[]).ok();
+    let env = exports(&w, &c, &[], &[]);
+    let build = cmd(&w, "cargo", &c, &["build", "-v"], &env).ok();
+    assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
+}
