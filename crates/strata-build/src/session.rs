@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use strata_cargo::{CanonicalHome, CargoCommand, Toolchain};
+use strata_cargo::{CanonicalHome, CargoCommand, Toolchain, ToolchainCache};
 use strata_key::{KeyInputs, KeyParts};
 use strata_skeleton::Skeleton;
 use strata_store::Store;
@@ -140,8 +140,12 @@ impl Session {
         });
         // `cargo metadata` (`--no-deps`, the cache's key, when there is a cache) and the
         // toolchain's `-vV` are independent processes: run together.
+        let toolchain_cache = (!strata_store::in_nix_build()).then(|| ToolchainCache {
+            dir: store.cache_dir("toolchain"),
+        });
         let (first, toolchain) = std::thread::scope(|scope| {
-            let toolchain = scope.spawn(|| Toolchain::detect(&cwd));
+            let toolchain =
+                scope.spawn(|| Toolchain::detect_cached(&cwd, toolchain_cache.as_ref()));
             let first = run.output(cache.is_some());
             let toolchain = toolchain
                 .join()

@@ -3,11 +3,12 @@
 
 mod args;
 mod home;
+pub mod program;
 mod toolchain;
 
 pub use args::{CargoCommand, Verbosity};
 pub use home::{CanonicalHome, HomeError};
-pub use toolchain::{Toolchain, ToolchainError, version_minor};
+pub use toolchain::{Toolchain, ToolchainCache, ToolchainError, version_minor};
 
 use std::path::PathBuf;
 

@@ -1,7 +1,9 @@
 //! The toolchain cargo will use in a directory (rustup may pick one per directory).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::program;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ToolchainError {
@@ -18,6 +20,9 @@ pub struct Toolchain {
     /// `cargo -V` output.
     pub cargo_v: String,
     pub host: String,
+    /// `rustc --print sysroot`, when it was asked (a toolchain from [`Toolchain::detect_cached`]
+    /// with a cache has it).
+    pub sysroot: Option<PathBuf>,
 }
 
 impl Toolchain {
@@ -43,17 +48,198 @@ impl Toolchain {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (rustc_vv, cargo_v)
         });
-        let (rustc_vv, cargo_v) = (rustc_vv?, cargo_v?);
+        Ok(Toolchain::from_answers(rustc_vv?, cargo_v?, None))
+    }
+
+    fn from_answers(rustc_vv: String, cargo_v: String, sysroot: Option<PathBuf>) -> Toolchain {
         let host = rustc_vv
             .lines()
             .find_map(|l| l.strip_prefix("host: "))
             .unwrap_or("unknown")
             .trim()
             .to_string();
-        Ok(Toolchain {
+        Toolchain {
             rustc_vv,
             cargo_v,
             host,
+            sysroot,
+        }
+    }
+
+    /// [`Toolchain::detect`], with the answers kept in `cache` (when given) for as long as
+    /// nothing that picks or makes the toolchain changes (see [`ToolchainCache`]). On a hit no
+    /// process runs; on a miss `rustc --print sysroot` runs too, to know what to watch.
+    pub fn detect_cached(
+        dir: &Path,
+        cache: Option<&ToolchainCache>,
+    ) -> Result<Toolchain, ToolchainError> {
+        let Some((cache, key)) = cache.and_then(|c| Some((c, ToolchainCache::key(dir)?))) else {
+            return Toolchain::detect(dir);
+        };
+        if let Some(t) = cache.get(&key) {
+            return Ok(t);
+        }
+        let rustc = program::resolve(Path::new("rustc"));
+        let (t, sysroot) = std::thread::scope(|scope| {
+            let sysroot = scope.spawn(|| {
+                run(Command::new("rustc")
+                    .args(["--print", "sysroot"])
+                    .current_dir(dir))
+            });
+            let t = Toolchain::detect(dir);
+            let sysroot = sysroot
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (t, sysroot)
+        });
+        let t = t?;
+        let Ok(sysroot) = sysroot.map(|s| PathBuf::from(s.trim())) else {
+            return Ok(t);
+        };
+        let t = Toolchain::from_answers(t.rustc_vv, t.cargo_v, Some(sysroot.clone()));
+        // What rustup's proxies run: the toolchain's own binaries. Another program on PATH is
+        // in the key already.
+        let mut watched = Vec::new();
+        if rustc.as_deref().is_some_and(program::is_rustup_proxy) {
+            watched.push(sysroot.join("bin").join("rustc"));
+            watched.push(sysroot.join("bin").join("cargo"));
+        }
+        let _ = cache.put(&key, &t, &watched);
+        Ok(t)
+    }
+}
+
+/// Keeps the answers of `rustc -vV`, `cargo -V` and `rustc --print sysroot` between runs, in a
+/// directory of the store. Through rustup's proxies these are three process starts of 10 ms or
+/// more each, on every strata command.
+///
+/// An entry is used only if nothing that picks the toolchain or makes its binaries changed:
+/// - the key holds the directory, the environment rustup and cargo read for this (`PATH`,
+///   `HOME`, `RUSTC`, `CARGO`, `RUSTUP_HOME`, `RUSTUP_TOOLCHAIN`, `CARGO_HOME`), the identity
+///   (path, size, inode, mtime) of the `rustc` and `cargo` that `PATH` finds, the
+///   `rust-toolchain` and `rust-toolchain.toml` files of the directory and its ancestors, and
+///   rustup's `settings.toml` (default toolchain, overrides);
+/// - the entry lists the binaries rustup's proxies run (`<sysroot>/bin/rustc` and `cargo`),
+///   with their identities: `rustup update` replaces them.
+///
+/// No cache when `RUSTC` is set (a program of the user's choosing, e.g. a wrapper). A broken
+/// entry is a miss.
+#[derive(Debug, Clone)]
+pub struct ToolchainCache {
+    pub dir: PathBuf,
+}
+
+const CACHE_FORMAT: &str = "strata-toolchain-cache 1";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    format: String,
+    rustc_vv: String,
+    cargo_v: String,
+    sysroot: PathBuf,
+    /// Binaries and their identities ([`program::identity`]) when the entry was written.
+    watched: Vec<(PathBuf, Option<String>)>,
+}
+
+impl ToolchainCache {
+    fn key(dir: &Path) -> Option<String> {
+        if std::env::var_os("RUSTC").is_some() {
+            return None;
+        }
+        let mut h = blake3::Hasher::new();
+        let mut field = |b: &[u8]| {
+            h.update(&(b.len() as u64).to_le_bytes());
+            h.update(b);
+        };
+        field(CACHE_FORMAT.as_bytes());
+        field(dir.as_os_str().as_encoded_bytes());
+        for var in [
+            "PATH",
+            "HOME",
+            "CARGO",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+            "CARGO_HOME",
+        ] {
+            field(var.as_bytes());
+            field(
+                std::env::var_os(var)
+                    .unwrap_or_default()
+                    .as_encoded_bytes(),
+            );
+        }
+        for prog in [Path::new("rustc"), &crate::cargo_bin()] {
+            field(program::identity(&program::resolve(prog)?)?.as_bytes());
+        }
+        let rustup_home = std::env::var_os("RUSTUP_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".rustup")))?;
+        let mut files = vec![rustup_home.join("settings.toml")];
+        for d in dir.ancestors() {
+            files.push(d.join("rust-toolchain"));
+            files.push(d.join("rust-toolchain.toml"));
+        }
+        for f in files {
+            match std::fs::read(&f) {
+                Ok(bytes) => {
+                    field(b"present");
+                    field(&bytes);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => field(b"absent"),
+                Err(_) => return None,
+            }
+        }
+        Some(h.finalize().to_hex().to_string())
+    }
+
+    fn entry_path(&self, key: &str) -> PathBuf {
+        self.dir.join(&key[..32])
+    }
+
+    fn get(&self, key: &str) -> Option<Toolchain> {
+        let bytes = std::fs::read(self.entry_path(key)).ok()?;
+        let e: CacheEntry = serde_json::from_slice(&bytes).ok()?;
+        if e.format != CACHE_FORMAT
+            || e
+                .watched
+                .iter()
+                .any(|(file, id)| program::identity(file) != *id)
+        {
+            return None;
+        }
+        // Used now: `strata store gc` keeps entries used in the last week.
+        let _ = std::fs::File::options()
+            .append(true)
+            .open(self.entry_path(key))
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        Some(Toolchain::from_answers(
+            e.rustc_vv,
+            e.cargo_v,
+            Some(e.sysroot),
+        ))
+    }
+
+    /// Written aside and renamed: a concurrent reader sees a whole entry or none.
+    fn put(&self, key: &str, t: &Toolchain, watched: &[PathBuf]) -> std::io::Result<()> {
+        let entry = CacheEntry {
+            format: CACHE_FORMAT.into(),
+            rustc_vv: t.rustc_vv.clone(),
+            cargo_v: t.cargo_v.clone(),
+            sysroot: t.sysroot.clone().unwrap_or_default(),
+            watched: watched
+                .iter()
+                .map(|f| (f.clone(), program::identity(f)))
+                .collect(),
+        };
+        let bytes = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.entry_path(key);
+        let tmp = self
+            .dir
+            .join(format!(".{}.{}.tmp", &key[..32], std::process::id()));
+        std::fs::write(&tmp, bytes)?;
+        std::fs::rename(&tmp, &path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
         })
     }
 }
@@ -87,7 +273,51 @@ fn run(cmd: &mut Command) -> Result<String, ToolchainError> {
 
 #[cfg(test)]
 mod tests {
-    use super::version_minor;
+    use super::{Toolchain, ToolchainCache, version_minor};
+
+    #[test]
+    fn a_kept_toolchain_is_used_until_a_watched_binary_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ToolchainCache {
+            dir: dir.path().join("cache"),
+        };
+        let bin = dir.path().join("rustc");
+        std::fs::write(&bin, "one").unwrap();
+        let t = Toolchain::from_answers(
+            "rustc 1.95.0\nhost: x86_64-unknown-linux-gnu\n".into(),
+            "cargo 1.95.0\n".into(),
+            Some(dir.path().to_path_buf()),
+        );
+        let key = "0123456789abcdef0123456789abcdef0123";
+        cache.put(key, &t, std::slice::from_ref(&bin)).unwrap();
+        assert_eq!(cache.get(key), Some(t));
+        // An update writes a new binary (another inode, size or mtime).
+        std::fs::remove_file(&bin).unwrap();
+        std::fs::write(&bin, "two!").unwrap();
+        assert_eq!(cache.get(key), None);
+        // A broken entry is a miss.
+        std::fs::write(cache.entry_path(key), "{").unwrap();
+        assert_eq!(cache.get(key), None);
+    }
+
+    #[test]
+    fn a_toolchain_file_in_an_ancestor_changes_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("a").join("b");
+        std::fs::create_dir_all(&project).unwrap();
+        if std::env::var_os("RUSTC").is_some() {
+            // A rustc of the user's choosing is never cached (checked by `key`'s first line).
+            assert_eq!(ToolchainCache::key(&project), None);
+            return;
+        }
+        let before = ToolchainCache::key(&project).expect("rustc and cargo on PATH");
+        assert_eq!(ToolchainCache::key(&project).as_deref(), Some(&*before));
+        std::fs::write(dir.path().join("a").join("rust-toolchain"), "stable\n").unwrap();
+        let with_file = ToolchainCache::key(&project).unwrap();
+        assert_ne!(with_file, before);
+        std::fs::write(dir.path().join("a").join("rust-toolchain"), "nightly\n").unwrap();
+        assert_ne!(ToolchainCache::key(&project).unwrap(), with_file);
+    }
 
     #[test]
     fn minor_versions_of_version_lines() {
