@@ -55,6 +55,8 @@ pub struct Prepared<'a> {
     pub host: &'a str,
     /// What `cargo -V` answered.
     pub cargo_v: &'a str,
+    /// `rustc --print sysroot`, when the toolchain read learned it.
+    pub sysroot: Option<&'a Path>,
     /// The store's directory.
     pub store: &'a Path,
 }
@@ -89,6 +91,7 @@ pub fn restore(
         root: &s.ws.root,
         host: &s.toolchain.host,
         cargo_v: &s.toolchain.cargo_v,
+        sysroot: s.toolchain.sysroot.as_deref(),
         store: s.store.root(),
     }));
     let s = s?;

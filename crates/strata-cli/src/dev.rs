@@ -234,7 +234,10 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
     let mut doctor = None;
     let mut not_a_workspace = None;
     let mut start_doctor = |read: Option<strata_build::dev::Prepared<'_>>| {
-        let cargo_v = read.map(|p| p.cargo_v.to_string());
+        let known = strata_dev::doctor::Known {
+            cargo_v: read.map(|p| p.cargo_v.to_string()),
+            sysroot: read.and_then(|p| p.sysroot.map(Path::to_path_buf)),
+        };
         // Tools' versions are kept in the store, beside the other caches.
         let versions = read.map_or_else(strata_dev::doctor::VersionCache::off, |p| {
             strata_dev::doctor::VersionCache::in_dir(p.store.join("cache").join("tool-versions"))
@@ -258,7 +261,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
                 &cwd,
                 &place.root,
                 &place.host,
-                cargo_v.as_deref(),
+                &known,
                 &versions,
             )
         }));
@@ -401,7 +404,13 @@ pub fn doctor() -> ExitCode {
     };
     // `strata doctor` asks every tool: what it reports is now.
     let versions = strata_dev::doctor::VersionCache::off();
-    let findings = match strata_dev::doctor::check(&cwd, &root, &host, None, &versions) {
+    let findings = match strata_dev::doctor::check(
+        &cwd,
+        &root,
+        &host,
+        &strata_dev::doctor::Known::default(),
+        &versions,
+    ) {
         Ok(f) => f,
         Err(e) => return fail(&e.to_string()),
     };

@@ -810,3 +810,79 @@ fn a_later_save_keeps_the_dependency_units_the_restored_crate_layer_brought() {
     let build = cmd(&w, "cargo", &c, &["build", "-v"], &env).ok();
     assert_eq!(build.compiled(), Vec::<String>::new(), "{}", build.stderr);
 }
+
+#[test]
+fn the_toolchain_is_asked_once_until_something_that_picks_or_makes_it_changes() {
+    let w = World::new();
+    let a = w.checkout("a");
+    // A `rustc` of our own ahead on PATH: it logs what it is asked and by whom, then runs the
+    // real one.
+    let real = strata_cargo::program::on_path("rustc").expect("rustc on PATH");
+    let bin = w.path("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = w.path("rustc-calls");
+    let fake = bin.join("rustc");
+    let write_fake = |note: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::remove_file(&fake);
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\n# {note}\necho \"$* <- $(ps -o args= -p $PPID)\" >> '{}'\nexec '{}' \"$@\"\n",
+                calls.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write_fake("first");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = vec![("PATH".to_string(), path)];
+    let asked = || {
+        std::fs::read_to_string(&calls)
+            // strata's own questions (cargo asks rustc too, for its metadata).
+            .map(|s| {
+                s.lines()
+                    .filter(|l| l.starts_with("-vV <-") && l.contains("strata"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    strata(&w, &a, &["dev"], &env).ok();
+    assert_eq!(
+        asked(),
+        1,
+        "the first run asks rustc: {}",
+        std::fs::read_to_string(&calls).unwrap_or_default()
+    );
+    strata(&w, &a, &["dev"], &env).ok();
+    strata(&w, &a, &["dev"], &env).ok();
+    assert_eq!(asked(), 1, "later runs in an unchanged setup do not");
+
+    // Another rustc on PATH (a new file): asked again, once.
+    write_fake("second");
+    strata(&w, &a, &["dev"], &env).ok();
+    strata(&w, &a, &["dev"], &env).ok();
+    assert_eq!(asked(), 2);
+
+    // A toolchain file in the project (rustup picks the toolchain by it): asked again, once.
+    std::fs::write(
+        a.join("rust-toolchain.toml"),
+        "[toolchain]\nchannel = \"stable\"\n",
+    )
+    .unwrap();
+    strata(&w, &a, &["dev"], &env).ok();
+    strata(&w, &a, &["dev"], &env).ok();
+    assert_eq!(asked(), 3);
+
+    // RUSTUP_TOOLCHAIN picks another toolchain for every proxy: asked again.
+    let mut pinned = env.clone();
+    pinned.push(("RUSTUP_TOOLCHAIN".into(), "stable".into()));
+    strata(&w, &a, &["dev"], &pinned).ok();
+    assert_eq!(asked(), 4);
+}

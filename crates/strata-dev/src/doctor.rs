@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use strata_cargo::program::{is_rustup_proxy, on_path};
+
 use crate::linker::probe_flags;
 use crate::{DevError, target_env};
 
@@ -78,24 +80,14 @@ impl VersionCache {
 
     /// Where the answer of `program args` is kept, if it may be kept.
     fn entry(&self, program: &Path, args: &[&str]) -> Option<PathBuf> {
-        use std::os::unix::fs::MetadataExt;
         let dir = self.dir.as_ref()?;
-        let file = if program.components().count() > 1 {
-            program.to_path_buf()
-        } else {
-            on_path(&program.to_string_lossy())?
-        };
+        let file = strata_cargo::program::resolve(program)?;
         if is_rustup_proxy(&file) {
             return None;
         }
-        let md = std::fs::metadata(&file).ok()?;
         let mut h = blake3::Hasher::new();
-        h.update(file.as_os_str().as_encoded_bytes());
-        for n in [md.len(), md.dev(), md.ino()] {
-            h.update(&n.to_le_bytes());
-        }
-        h.update(&md.mtime().to_le_bytes());
-        h.update(&md.mtime_nsec().to_le_bytes());
+        h.update(strata_cargo::program::identity(&file)?.as_bytes());
+        h.update(&[0]);
         for a in args {
             h.update(a.as_bytes());
             h.update(&[0]);
@@ -230,8 +222,8 @@ fn nextest(cwd: &Path, cache: &VersionCache) -> Finding {
 }
 
 /// rust-analyzer, without asking rustup's proxy when the component is absent (slow): the
-/// component lives in the toolchain's sysroot.
-fn rust_analyzer(cwd: &Path, cache: &VersionCache) -> Finding {
+/// component lives in the toolchain's sysroot (`sysroot` when known, else asked of rustc).
+fn rust_analyzer(cwd: &Path, sysroot: Option<&Path>, cache: &VersionCache) -> Finding {
     let fix = "rustup component add rust-analyzer";
     let name = "rust-analyzer";
     let Some(found) = on_path("rust-analyzer") else {
@@ -240,9 +232,14 @@ fn rust_analyzer(cwd: &Path, cache: &VersionCache) -> Finding {
     if !is_rustup_proxy(&found) {
         return tool(name, &found, &["--version"], cwd, fix, cache);
     }
-    let in_sysroot = run(Path::new("rustc"), &["--print", "sysroot"], cwd)
-        .filter(|(ok, _)| *ok)
-        .map(|(_, root)| PathBuf::from(root).join("bin").join(name))
+    let sysroot = match sysroot {
+        Some(s) => Some(s.to_path_buf()),
+        None => run(Path::new("rustc"), &["--print", "sysroot"], cwd)
+            .filter(|(ok, _)| *ok)
+            .map(|(_, root)| PathBuf::from(root)),
+    };
+    let in_sysroot = sysroot
+        .map(|root| root.join("bin").join(name))
         .filter(|p| p.is_file());
     match in_sysroot {
         Some(bin) => tool(name, &bin, &["--version"], cwd, fix, cache),
@@ -255,24 +252,6 @@ fn rust_analyzer(cwd: &Path, cache: &VersionCache) -> Finding {
     }
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-}
-
-/// rustup installs its proxies as links to itself.
-fn is_rustup_proxy(program: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let Some(rustup) = on_path("rustup") else {
-        return false;
-    };
-    match (std::fs::metadata(program), std::fs::metadata(&rustup)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
 
 /// Cargo config files that apply in `cwd` (nearest first), then the cargo home's.
 pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
@@ -440,13 +419,23 @@ fn wrapper_settings(cwd: &Path) -> Vec<(String, String)> {
 /// Run every check from `cwd` (the project dir). `cargo_v`: what `cargo -V` answered there
 /// already (`strata dev` asked it while reading the workspace), so that it is not asked twice;
 /// `versions`: tools' answers kept from earlier runs.
+/// What the workspace read already learned of the toolchain: the doctor does not ask again.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// What `cargo -V` answered.
+    pub cargo_v: Option<String>,
+    /// `rustc --print sysroot`.
+    pub sysroot: Option<PathBuf>,
+}
+
 pub fn check(
     cwd: &Path,
     root: &Path,
     host: &str,
-    cargo_v: Option<&str>,
+    known: &Known,
     versions: &VersionCache,
 ) -> Result<Vec<Finding>, DevError> {
+    let cargo_v = known.cargo_v.as_deref();
     let mut out = Vec::new();
     // The tools answer in their own time (rustup's proxy takes ~0.2 s to say a component is
     // missing): asked all at once.
@@ -473,7 +462,7 @@ pub fn check(
                     versions,
                 )
             }),
-            scope.spawn(|| rust_analyzer(cwd, versions)),
+            scope.spawn(|| rust_analyzer(cwd, known.sysroot.as_deref(), versions)),
             scope.spawn(|| nextest(cwd, versions)),
         ];
         for c in checks {
