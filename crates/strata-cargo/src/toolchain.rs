@@ -162,11 +162,7 @@ impl ToolchainCache {
             "CARGO_HOME",
         ] {
             field(var.as_bytes());
-            field(
-                std::env::var_os(var)
-                    .unwrap_or_default()
-                    .as_encoded_bytes(),
-            );
+            field(std::env::var_os(var).unwrap_or_default().as_encoded_bytes());
         }
         for prog in [Path::new("rustc"), &crate::cargo_bin()] {
             field(program::identity(&program::resolve(prog)?)?.as_bytes());
@@ -200,8 +196,7 @@ impl ToolchainCache {
         let bytes = std::fs::read(self.entry_path(key)).ok()?;
         let e: CacheEntry = serde_json::from_slice(&bytes).ok()?;
         if e.format != CACHE_FORMAT
-            || e
-                .watched
+            || e.watched
                 .iter()
                 .any(|(file, id)| program::identity(file) != *id)
         {

@@ -257,13 +257,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         };
         let cwd = s.cwd.clone();
         doctor = Some(std::thread::spawn(move || {
-            strata_dev::doctor::check(
-                &cwd,
-                &place.root,
-                &place.host,
-                &known,
-                &versions,
-            )
+            strata_dev::doctor::check(&cwd, &place.root, &place.host, &known, &versions)
         }));
     };
     let opts = Options {

@@ -718,34 +718,51 @@ fn bins_and_build_scripts_come_as_links_and_mold_relinking_them_leaves_the_store
     );
 }
 
+/// A program of our own named `name`, in a directory put first on `PATH` by `env`.
+struct FakeTool {
+    path: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl FakeTool {
+    fn new(w: &World, name: &str) -> FakeTool {
+        let bin = w.path("fake-bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        FakeTool {
+            path: bin.join(name),
+            env: vec![("PATH".to_string(), path)],
+        }
+    }
+
+    /// Make it a new file (another inode, mtime and content): a shell script of `body`.
+    fn write(&self, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::remove_file(&self.path);
+        std::fs::write(&self.path, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
 #[test]
 fn dev_asks_a_tool_its_version_once_per_binary_and_doctor_always() {
     let w = World::new();
     let a = w.checkout("a");
     // A `mold` of our own ahead on PATH, which counts how often it is asked.
-    let bin = w.path("fake-bin");
-    std::fs::create_dir_all(&bin).unwrap();
     let calls = w.path("mold-calls");
-    let fake = bin.join("mold");
+    let fake = FakeTool::new(&w, "mold");
     let write_fake = |version: &str| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::write(
-            &fake,
-            format!(
-                "#!/bin/sh\necho called >> '{}'\necho 'mold {version} (fake)'\n",
-                calls.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        fake.write(&format!(
+            "echo called >> '{}'\necho 'mold {version} (fake)'\n",
+            calls.display()
+        ))
     };
     write_fake("9.9");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let env = vec![("PATH".to_string(), path)];
+    let env = fake.env.clone();
     let asked = || {
         std::fs::read_to_string(&calls)
             .map(|s| s.lines().count())
@@ -792,7 +809,11 @@ fn a_later_save_keeps_the_dependency_units_the_restored_crate_layer_brought() {
     let w = World::new();
     let a = checkout_with_a_feature_split(&w, "a");
     let saved = strata(&w, &a, &["dev", "--save"], &[]).ok();
-    assert!(saved.compiled().contains(&"anyhow".to_string()), "{}", saved.stderr);
+    assert!(
+        saved.compiled().contains(&"anyhow".to_string()),
+        "{}",
+        saved.stderr
+    );
 
     // A teammate's clone: restored, built by plain cargo (nothing to do), then saved again with
     // nothing changed. The crate layer they save must still hold the anyhow cargo needs.
@@ -818,31 +839,17 @@ fn the_toolchain_is_asked_once_until_something_that_picks_or_makes_it_changes() 
     // A `rustc` of our own ahead on PATH: it logs what it is asked and by whom, then runs the
     // real one.
     let real = strata_cargo::program::on_path("rustc").expect("rustc on PATH");
-    let bin = w.path("fake-bin");
-    std::fs::create_dir_all(&bin).unwrap();
     let calls = w.path("rustc-calls");
-    let fake = bin.join("rustc");
+    let fake = FakeTool::new(&w, "rustc");
     let write_fake = |note: &str| {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::remove_file(&fake);
-        std::fs::write(
-            &fake,
-            format!(
-                "#!/bin/sh\n# {note}\necho \"$* <- $(ps -o args= -p $PPID)\" >> '{}'\nexec '{}' \"$@\"\n",
-                calls.display(),
-                real.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        fake.write(&format!(
+            "# {note}\necho \"$* <- $(ps -o args= -p $PPID)\" >> '{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            real.display()
+        ))
     };
     write_fake("first");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let env = vec![("PATH".to_string(), path)];
+    let env = fake.env.clone();
     let asked = || {
         std::fs::read_to_string(&calls)
             // strata's own questions (cargo asks rustc too, for its metadata).

@@ -252,7 +252,6 @@ fn rust_analyzer(cwd: &Path, sysroot: Option<&Path>, cache: &VersionCache) -> Fi
     }
 }
 
-
 /// Cargo config files that apply in `cwd` (nearest first), then the cargo home's.
 pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
