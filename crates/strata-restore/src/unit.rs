@@ -631,6 +631,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_hash_files_cargo_compares_commit_a_unit() {
+        let fp = "debug/.fingerprint/foo-0123456789abcdef/";
+        for hash in [
+            "lib-foo",
+            "run-build-script-build-script-build",
+            "test-lib-foo",
+            "bin-foo",
+        ] {
+            assert!(commits_unit(&format!("{fp}{hash}")), "{hash}");
+        }
+        for other in [
+            "lib-foo.json",
+            "dep-lib-foo",
+            "output-lib-foo",
+            "invoked.timestamp",
+            "run-build-script-build-script-build.json",
+        ] {
+            assert!(!commits_unit(&format!("{fp}{other}")), "{other}");
+        }
+    }
+
+    #[test]
     fn fingerprint_dir_of_entry() {
         assert_eq!(
             fingerprint_dir("release/.fingerprint/foo-0123456789abcdef/lib-foo").as_deref(),
