@@ -79,7 +79,6 @@ impl Toolchain {
         if let Some(t) = cache.get(&key) {
             return Ok(t);
         }
-        let rustc = program::resolve(Path::new("rustc"));
         let (t, sysroot) = std::thread::scope(|scope| {
             let sysroot = scope.spawn(|| {
                 run(Command::new("rustc")
@@ -97,13 +96,13 @@ impl Toolchain {
             return Ok(t);
         };
         let t = Toolchain::from_answers(t.rustc_vv, t.cargo_v, Some(sysroot.clone()));
-        // What rustup's proxies run: the toolchain's own binaries. Another program on PATH is
-        // in the key already.
-        let mut watched = Vec::new();
-        if rustc.as_deref().is_some_and(program::is_rustup_proxy) {
-            watched.push(sysroot.join("bin").join("rustc"));
-            watched.push(sysroot.join("bin").join("cargo"));
-        }
+        // What rustup's proxies (or a wrapper) run: the toolchain's own binaries, which
+        // `rustup update` replaces. Watched whatever `PATH` finds, which is in the key already:
+        // a proxy that is a copy of rustup rather than a link to it would not be recognised.
+        let watched = [
+            sysroot.join("bin").join("rustc"),
+            sysroot.join("bin").join("cargo"),
+        ];
         let _ = cache.put(&key, &t, &watched);
         Ok(t)
     }
@@ -119,8 +118,8 @@ impl Toolchain {
 ///   (path, size, inode, mtime) of the `rustc` and `cargo` that `PATH` finds, the
 ///   `rust-toolchain` and `rust-toolchain.toml` files of the directory and its ancestors, and
 ///   rustup's `settings.toml` (default toolchain, overrides);
-/// - the entry lists the binaries rustup's proxies run (`<sysroot>/bin/rustc` and `cargo`),
-///   with their identities: `rustup update` replaces them.
+/// - the entry lists the toolchain's own binaries (`<sysroot>/bin/rustc` and `cargo`, what
+///   rustup's proxies run), with their identities: `rustup update` replaces them.
 ///
 /// No cache when `RUSTC` is set (a program of the user's choosing, e.g. a wrapper). A broken
 /// entry is a miss.
