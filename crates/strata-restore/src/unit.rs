@@ -38,11 +38,11 @@ fn tmp_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.strata-tmp-{}-{n}", std::process::id()))
 }
 
-/// Restore every unit of `manifest` whose fingerprint dir is absent from `target`, plus the
-/// uplifted copies of the units restored now and incremental dirs that are absent. A unit's
-/// outputs are created at their final names first; its fingerprint files come last, and last of
-/// them the hash files cargo compares ([`commits_unit`]): a killed restore leaves a unit without
-/// its hash, which cargo rebuilds.
+/// Restore every unit of `manifest` whose hash files ([`commits_unit`]) are absent from
+/// `target`, plus the uplifted copies of the units restored now and incremental dirs that are
+/// absent. A unit's outputs are created at their final names first; its fingerprint files come
+/// last, and last of them the hash files cargo compares: a killed restore leaves a unit without
+/// its hash, which cargo rebuilds, or the next restore restores over what was left.
 ///
 /// `cargo_unlinks_outputs`: the cargo that builds in `target` deletes a bin or build script
 /// before it links it again (cargo 1.66 and later), so those may be hardlinks to the store's
@@ -265,16 +265,27 @@ impl Writer<'_> {
                 entries.first().map(|e| e.path.as_str()).unwrap_or("?")
             ));
         };
-        // Making the fingerprint dir is the presence check: one syscall either way, and a unit
-        // made now has a dir no one else writes into.
-        let fp_abs = self.target.join(&fp_dir);
-        match self.safe_dirs.create_new(&fp_abs) {
-            Ok(true) => {}
-            Ok(false) => return UnitOutcome::Present,
-            Err(err) => return UnitOutcome::Failed(format!("{fp_dir}: {err}")),
-        }
         let (mut fingerprints, rest): (Vec<&Entry>, Vec<&Entry>) =
             entries.iter().partition(|e| e.path.starts_with(&fp_dir));
+        // A unit is there when its hash files are (cargo writes them last too): a unit that a
+        // killed restore or a killed cargo left without them is restored again, over what it left.
+        let fp_abs = self.target.join(&fp_dir);
+        let mut commits = fingerprints
+            .iter()
+            .filter(|e| commits_unit(&e.path))
+            .peekable();
+        let present = if commits.peek().is_some() {
+            commits.all(|e| std::fs::symlink_metadata(self.target.join(&e.path)).is_ok())
+        } else {
+            fp_abs.exists()
+        };
+        if present {
+            return UnitOutcome::Present;
+        }
+        let made = match self.safe_dirs.create_new(&fp_abs) {
+            Ok(made) => made,
+            Err(err) => return UnitOutcome::Failed(format!("{fp_dir}: {err}")),
+        };
         // Outputs first, then the fingerprint files, the hashes cargo compares last: a unit
         // killed before its last file has no hash (or an empty one), which cargo rebuilds.
         fingerprints.sort_by_key(|e| commits_unit(&e.path));
@@ -287,8 +298,10 @@ impl Writer<'_> {
                 blobs: w.blobs,
             },
             Err(why) => {
-                // Emptied by the failed write: gone, so that a later restore tries the unit again.
-                let _ = std::fs::remove_dir(&fp_abs);
+                // Made now and emptied by the failed write: gone, as before the restore.
+                if made {
+                    let _ = std::fs::remove_dir(&fp_abs);
+                }
                 UnitOutcome::Failed(why)
             }
         }
@@ -527,8 +540,8 @@ impl SafeDirs {
         self.ensure_made(dir).map(|_| ())
     }
 
-    /// Make `dir` (which must not be known yet) as a new directory: `true` if made now, `false`
-    /// if something was there already (left alone).
+    /// Make `dir` as a new directory: `true` if made now, `false` if something was there
+    /// already (left alone).
     fn create_new(&self, dir: &Path) -> Result<bool, RestoreError> {
         let parent = dir.parent().ok_or_else(|| RestoreError::Unsafe {
             path: dir.to_path_buf(),

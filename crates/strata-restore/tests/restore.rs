@@ -56,7 +56,7 @@ fn restore(store: &Store, target: &Path, m: &Manifest) -> strata_restore::Restor
 }
 
 #[test]
-fn a_unit_that_fails_leaves_no_fingerprint_dir_and_is_restored_once_its_blob_is_there() {
+fn a_unit_is_restored_until_its_hash_files_are_there() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();
     let target = dir.path().join("target");
@@ -64,11 +64,15 @@ fn a_unit_that_fails_leaves_no_fingerprint_dir_and_is_restored_once_its_blob_is_
     let m = layer(&store, &rlib);
 
     // The rlib's blob is missing: the unit is not restored, and nothing of it is left, not even
-    // the fingerprint dir that a later restore takes as "present".
+    // its fingerprint dir.
     let stats = restore(&store, &target, &m);
     assert_eq!((stats.units_restored, stats.units_failed), (0, 1));
     assert!(!target.join(FP).exists());
-    assert!(!target.join("debug/deps/libfoo-0123456789abcdef.rlib").exists());
+    assert!(
+        !target
+            .join("debug/deps/libfoo-0123456789abcdef.rlib")
+            .exists()
+    );
 
     store.put_bytes(&rlib).unwrap();
     let stats = restore(&store, &target, &m);
@@ -91,4 +95,20 @@ fn a_unit_that_fails_leaves_no_fingerprint_dir_and_is_restored_once_its_blob_is_
     // Restored again: the unit is there, and left alone.
     let stats = restore(&store, &target, &m);
     assert_eq!((stats.units_restored, stats.units_present), (0, 1));
+
+    // What a restore killed mid-unit leaves: a half-written rlib and fingerprint files, but no
+    // hash. Not a unit (cargo would rebuild it): the next restore restores it over what is there.
+    let rlib_path = target.join("debug/deps/libfoo-0123456789abcdef.rlib");
+    std::fs::remove_file(&rlib_path).unwrap();
+    std::fs::write(&rlib_path, &rlib[..10]).unwrap();
+    std::fs::remove_file(target.join(FP).join("lib-foo")).unwrap();
+    let stats = restore(&store, &target, &m);
+    assert_eq!((stats.units_restored, stats.units_present), (1, 0));
+    assert_eq!(std::fs::read(&rlib_path).unwrap(), rlib);
+    assert_eq!(
+        std::fs::read_to_string(target.join(FP).join("lib-foo")).unwrap(),
+        "0011223344556677"
+    );
+    let names = std::fs::read_dir(target.join(FP)).unwrap().count();
+    assert_eq!(names, 4, "no temporary name is left");
 }
