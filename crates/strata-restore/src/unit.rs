@@ -275,7 +275,10 @@ impl Writer<'_> {
             .filter(|e| commits_unit(&e.path))
             .peekable();
         let present = if commits.peek().is_some() {
-            commits.all(|e| std::fs::symlink_metadata(self.target.join(&e.path)).is_ok())
+            // An empty hash file is one a killed writer opened and never wrote.
+            commits.all(|e| {
+                std::fs::symlink_metadata(self.target.join(&e.path)).is_ok_and(|m| m.len() > 0)
+            })
         } else {
             fp_abs.exists()
         };

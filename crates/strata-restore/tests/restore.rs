@@ -111,4 +111,14 @@ fn a_unit_is_restored_until_its_hash_files_are_there() {
     );
     let names = std::fs::read_dir(target.join(FP)).unwrap().count();
     assert_eq!(names, 4, "no temporary name is left");
+
+    // An empty hash file (opened, never written) does not make a unit either.
+    std::fs::remove_file(target.join(FP).join("lib-foo")).unwrap();
+    std::fs::write(target.join(FP).join("lib-foo"), "").unwrap();
+    let stats = restore(&store, &target, &m);
+    assert_eq!((stats.units_restored, stats.units_present), (1, 0));
+    assert_eq!(
+        std::fs::read_to_string(target.join(FP).join("lib-foo")).unwrap(),
+        "0011223344556677"
+    );
 }
