@@ -114,7 +114,7 @@ impl Toolchain {
 ///
 /// An entry is used only if nothing that picks the toolchain or makes its binaries changed:
 /// - the key holds the directory, the environment rustup and cargo read for this (`PATH`,
-///   `HOME`, `RUSTC`, `CARGO`, `RUSTUP_HOME`, `RUSTUP_TOOLCHAIN`, `CARGO_HOME`), the identity
+///   `HOME`, `CARGO`, `RUSTUP_HOME`, `RUSTUP_TOOLCHAIN`, `CARGO_HOME`), the identity
 ///   (path, size, inode, mtime) of the `rustc` and `cargo` that `PATH` finds, the
 ///   `rust-toolchain` and `rust-toolchain.toml` files of the directory and its ancestors, and
 ///   rustup's `settings.toml` (default toolchain, overrides);
