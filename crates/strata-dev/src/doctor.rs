@@ -415,9 +415,6 @@ fn wrapper_settings(cwd: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// Run every check from `cwd` (the project dir). `cargo_v`: what `cargo -V` answered there
-/// already (`strata dev` asked it while reading the workspace), so that it is not asked twice;
-/// `versions`: tools' answers kept from earlier runs.
 /// What the workspace read already learned of the toolchain: the doctor does not ask again.
 #[derive(Debug, Clone, Default)]
 pub struct Known {
@@ -427,6 +424,9 @@ pub struct Known {
     pub sysroot: Option<PathBuf>,
 }
 
+/// Run every check from `cwd` (the project dir). `known`: what `strata dev` learned while
+/// reading the workspace, so that it is not asked twice; `versions`: tools' answers kept from
+/// earlier runs.
 pub fn check(
     cwd: &Path,
     root: &Path,

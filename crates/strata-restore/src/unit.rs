@@ -285,7 +285,7 @@ impl Writer<'_> {
         if present {
             return UnitOutcome::Present;
         }
-        let made = match self.safe_dirs.create_new(&fp_abs) {
+        let made = match self.safe_dirs.ensure_made(&fp_abs) {
             Ok(made) => made,
             Err(err) => return UnitOutcome::Failed(format!("{fp_dir}: {err}")),
         };
@@ -541,26 +541,6 @@ impl SafeDirs {
 
     fn ensure(&self, dir: &Path) -> Result<(), RestoreError> {
         self.ensure_made(dir).map(|_| ())
-    }
-
-    /// Make `dir` as a new directory: `true` if made now, `false` if something was there
-    /// already (left alone).
-    fn create_new(&self, dir: &Path) -> Result<bool, RestoreError> {
-        let parent = dir.parent().ok_or_else(|| RestoreError::Unsafe {
-            path: dir.to_path_buf(),
-            reason: "outside the target dir".into(),
-        })?;
-        self.ensure(parent)?;
-        match std::fs::create_dir(dir) {
-            Ok(()) => {
-                if let Ok(mut k) = self.known.lock() {
-                    k.insert(dir.to_path_buf(), true);
-                }
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(io_err(dir)(e)),
-        }
     }
 
     /// Ensure `dir` is a real directory under the root; whether this restore made it.
