@@ -1,26 +1,28 @@
-//! The crate layer: the units of the workspace's own packages (and anything cargo had to build
-//! beyond the dependency layer), restored before cargo runs and saved after.
+//! The crate layer: the units of the workspace's own packages, restored before cargo runs and
+//! saved after, with the content stamps of their sources.
 
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
-use strata_layer::{Group, ScannedFile};
+use strata_layer::{Group, ScannedFile, TargetScan};
 use strata_restore::AlignMode;
-use strata_store::{FileTime, MANIFEST_FORMAT, Manifest, ObjectId, SourceStamp};
+use strata_store::refs::{self, LayerKind};
+use strata_store::{FileTime, Manifest, ObjectId, SourceStamp};
 use strata_workspace::{SourceFile, SourceFilter};
 
-use crate::deps::{lookup, now_secs, restore_into};
 use crate::report::Reporter;
+use crate::restore::{Restored, candidates, find, lookup, restore_into, restore_newer_than};
+use crate::save::{NewLayer, SaveError, entries_of_other_units, files_of_units, save_layer};
 use crate::session::{Options, Session};
-use crate::{Summary, refs};
+use crate::{Summary, Used};
 
 /// State captured before cargo runs.
 pub struct Pre {
     /// Source hashes and mtimes as cargo is about to see them.
     stamps: Vec<SourceStamp>,
-    /// The crate layer restored now, or the one last saved from this target dir.
+    /// The crate layer restored now, or the one last saved from this build dir.
     base: Option<(ObjectId, Manifest)>,
-    started: FileTime,
+    pub started: FileTime,
     filter: SourceFilter,
 }
 
@@ -40,7 +42,7 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
     let local = s.ws.local_names();
     // Only the local packages' own units are read here (not the whole target dir).
     let scan_local =
-        || strata_layer::scan_package_units(&s.ws.target_dir, Some(&s.profiles), &local);
+        || strata_layer::scan_package_units(&s.ws.build_dir, Some(&s.profiles), &local);
     let scan = match scan_local() {
         Ok(scan) => scan,
         Err(e) => {
@@ -58,10 +60,20 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         let sources = sources_part(&hashed, &filter);
         let mut parts = s.parts.clone();
         parts.insert("sources", sources);
-        let found = lookup(s, &refs::crates(&parts.crates_key()), rep)
-            .or_else(|| lookup(s, &refs::latest(&s.project, &s.config_id(), "crates"), rep));
-        if let Some((id, m)) = found {
-            if let Some(stats) = restore_into(s, &s.ws.target_dir, &m, rep, summary, "crate layer")
+        let key = parts.crates_key();
+        let found = find(s, &candidates(s, LayerKind::Crates, &key), rep);
+        if let Some(Restored {
+            id,
+            manifest: m,
+            exact,
+        }) = found
+        {
+            if exact {
+                summary
+                    .refs
+                    .push(refs::exact(LayerKind::Crates, &key, s.scope));
+            }
+            if let Some(stats) = restore_into(s, &s.ws.build_dir, &m, rep, summary, "crate layer")
                 && stats.units_restored > 0
             {
                 mode = AlignMode::Restored {
@@ -93,6 +105,9 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
             a.unchanged, a.changed, a.non_inputs, a.touched
         ));
     }
+    if local_present && opts.restore {
+        restore_beside(s, &hashed, &filter, rep, summary);
+    }
     // Inputs named by the base layer's units stay inputs (e.g. a README pulled in by include_str!).
     let referenced: HashSet<(String, String)> = base
         .iter()
@@ -107,6 +122,41 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         started,
         filter,
     })
+}
+
+/// In a build dir that already holds units of the workspace (another command's, e.g. `clippy`
+/// before `test` in one CI job), add the units of this command's crate layer of this exact key.
+/// Exact only: its units were built from inputs of this very content, so they go in newer than
+/// every source file (whose mtimes were set for the units already here), and newer than the
+/// units they share with those.
+fn restore_beside(
+    s: &Session,
+    hashed: &[(SourceFile, Option<ObjectId>)],
+    filter: &SourceFilter,
+    rep: &Reporter,
+    summary: &mut Summary,
+) {
+    let mut parts = s.parts.clone();
+    parts.insert("sources", sources_part(hashed, filter));
+    let name = refs::exact(LayerKind::Crates, &parts.crates_key(), s.scope);
+    let Some((_, m)) = lookup(s, &name, rep) else {
+        return;
+    };
+    let newest_source = hashed
+        .iter()
+        .filter_map(|(f, _)| std::fs::symlink_metadata(&f.abs).ok())
+        .map(|m| strata_layer::mtime_of(&m))
+        .max();
+    restore_newer_than(
+        s,
+        &s.ws.build_dir,
+        &m,
+        newest_source,
+        rep,
+        summary,
+        "crate layer",
+    );
+    summary.refs.push(name);
 }
 
 /// Digest over the inputs' paths and contents.
@@ -131,71 +181,43 @@ pub(crate) fn sources_part(
 
 pub fn after(
     s: &Session,
-    deps: Option<&(ObjectId, Manifest)>,
+    deps: Option<ObjectId>,
     pre: Pre,
+    used: &Used,
+    scan: &mut Option<TargetScan>,
     rep: &Reporter,
     summary: &mut Summary,
 ) {
-    if let Err(e) = save(s, deps, pre, rep, summary) {
+    if let Err(e) = save(s, deps, pre, used, scan, rep, summary) {
         rep.warn(&format!("could not save the crate layer: {e}"));
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum SaveError {
-    #[error("{0}")]
-    Layer(#[from] strata_layer::LayerError),
-    #[error("{0}")]
-    Store(#[from] strata_store::StoreError),
-    #[error("{0}")]
-    Workspace(#[from] strata_workspace::WorkspaceError),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
-
 fn save(
     s: &Session,
-    deps: Option<&(ObjectId, Manifest)>,
+    deps: Option<ObjectId>,
     pre: Pre,
+    used: &Used,
+    scan: &mut Option<TargetScan>,
     rep: &Reporter,
     summary: &mut Summary,
 ) -> Result<(), SaveError> {
-    let scan = strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))?;
-    let local = s.ws.local_names();
-    let deps_units = unit_ids(deps.map(|(_, m)| m));
-    // Fingerprint mtimes tell which non-local units cargo built in this run.
-    let mut fresh_units: HashSet<(String, String)> = HashSet::new();
-    for f in &scan.files {
-        if let Group::Unit { profile, hash } = &f.group
-            && f.rel.contains("/.fingerprint/")
-            && f.mtime >= pre.started
-        {
-            fresh_units.insert((profile.clone(), hash.clone()));
-        }
-    }
-    // Non-local units the base layer already carried stay in the layer: a later run that does not
-    // rebuild them (a noop) must not drop them.
-    let base_units = unit_ids(pre.base.as_ref().map(|(_, m)| m));
-    let files: Vec<&ScannedFile> = scan
-        .files
-        .iter()
-        .filter(|f| match &f.group {
-            Group::Unit { profile, hash } => {
-                let id = (profile.clone(), hash.clone());
-                scan.package_of(&f.group).is_none_or(|p| local.contains(p))
-                    || (!deps_units.contains(&id)
-                        && (fresh_units.contains(&id) || base_units.contains(&id)))
-            }
-            // Cargo rewrites the uplifted `.d` files (absolute paths) on every run, fresh or not.
-            Group::Uplifted { .. } => !f.rel.ends_with(".d"),
-            // Incremental state belongs to dev layers (kept apart from release/CI layers).
-            Group::Incremental { .. } | Group::Ignored => false,
-        })
-        .collect();
+    let scan = match scan {
+        Some(scan) => scan,
+        None => scan.insert(strata_layer::scan(&s.ws.build_dir, Some(&s.profiles))?),
+    };
+    let mut files = files_of_units(scan, &used.local);
+    // Cargo's copies of the local units' outputs (`release/rg`); not the `.d` files beside them,
+    // which cargo rewrites on every run with absolute paths.
+    files.extend(scan.files.iter().filter(|f| {
+        matches!(f.group, Group::Uplifted { .. })
+            && !f.rel.ends_with(".d")
+            && used.uplifted.as_ref().is_none_or(|u| u.contains(&f.rel))
+    }));
 
     // Sources again: a file edited while cargo ran may not match what was compiled, so it gets
     // no stamp and counts as changed at the next restore.
-    let referenced = strata_layer::referenced_files(&s.ws, &scan);
+    let referenced = strata_layer::referenced_files(&s.ws, scan);
     let hashed = strata_layer::hash_sources(strata_workspace::source_files(&s.ws)?);
     let before: HashMap<(&str, &str), &SourceStamp> = pre
         .stamps
@@ -223,65 +245,53 @@ fn save(
     let mut parts = s.parts.clone();
     parts.insert("sources", sources_part(&hashed, &pre.filter));
     let key = parts.crates_key();
+    let names = vec![
+        refs::exact(LayerKind::Crates, &key, s.scope),
+        refs::latest(&s.project, &s.config_id(), LayerKind::Crates, s.scope),
+        refs::last(&s.project),
+    ];
+
+    // The base layer of this very key and scope: what this run did not use stays in the layer.
+    let same_layer = pre
+        .base
+        .as_ref()
+        .filter(|(_, m)| m.key == key && m.meta.get("scope").map(String::as_str) == Some(s.scope));
+    let keep = same_layer
+        .map(|(_, m)| entries_of_other_units(m, &used.local))
+        .unwrap_or_default();
 
     // Nothing changed since the base layer: point the refs at it and write nothing.
     if let Some((id, m)) = &pre.base
         && m.sources == stamps
-        && same_files(m, &files)
+        && same_files(m, &files, keep.len())
     {
-        set_refs(s, &key, id)?;
+        for name in &names {
+            s.store.set_ref(name, id)?;
+        }
+        summary.refs.extend(names);
         write_last(s, id)?;
         return Ok(());
     }
 
-    let total: u64 = files.iter().map(|f| f.size).sum();
-    let bar = rep.bar(total, "Saving");
     let known: Vec<&Manifest> = pre.base.iter().map(|(_, m)| m).collect();
-    let (entries, stats) =
-        strata_layer::save_entries(&s.store, &s.ws.target_dir, &files, &known, &|n| bar.inc(n))?;
-    bar.finish_and_clear();
-    let mut meta = parts.to_meta();
-    meta.insert("project".into(), s.project.clone());
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT,
-        kind: "crates".into(),
-        key: key.clone(),
-        parent: deps.map(|(id, _)| *id),
-        created_unix_secs: now_secs(),
-        entries,
+    let layer = NewLayer {
+        kind: LayerKind::Crates,
+        key,
+        parent: deps,
         sources: stamps,
-        meta,
+        meta: parts.to_meta(),
+        refs: names,
+        keep,
+        known: &known,
     };
-    let id = s.store.put_manifest(&manifest)?;
-    set_refs(s, &key, &id)?;
+    let (id, _) = save_layer(s, layer, &s.ws.build_dir, &files, rep, summary)?;
     write_last(s, &id)?;
-    summary.saved_layers += 1;
-    summary.saved_bytes += stats.bytes;
-    summary.stored_bytes += stats.stored_bytes;
-    rep.detail(&format!(
-        "saved crate layer {}: {} files, {} hashed, {} new blobs",
-        &key[..12],
-        stats.files,
-        stats.hashed,
-        stats.new_blobs
-    ));
     Ok(())
 }
 
-/// `(profile, hash)` of every unit a layer holds.
-fn unit_ids(layer: Option<&Manifest>) -> HashSet<(String, String)> {
-    layer
-        .iter()
-        .flat_map(|m| m.entries.iter())
-        .filter_map(|e| match strata_layer::classify(&e.path) {
-            Group::Unit { profile, hash } => Some((profile, hash)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn same_files(m: &Manifest, files: &[&ScannedFile]) -> bool {
-    if m.entries.len() != files.len() {
+/// The layer holds exactly `files` (as they are now) and `kept` entries besides.
+pub(crate) fn same_files(m: &Manifest, files: &[&ScannedFile], kept: usize) -> bool {
+    if m.entries.len() != files.len() + kept {
         return false;
     }
     let by_path: HashMap<&str, &strata_store::Entry> =
@@ -300,13 +310,6 @@ fn same_files(m: &Manifest, files: &[&ScannedFile]) -> bool {
                 }
         })
     })
-}
-
-fn set_refs(s: &Session, key: &str, id: &ObjectId) -> Result<(), strata_store::StoreError> {
-    s.store.set_ref(&refs::crates(key), id)?;
-    s.store
-        .set_ref(&refs::latest(&s.project, &s.config_id(), "crates"), id)?;
-    s.store.set_ref(&refs::last(&s.project), id)
 }
 
 /// The crate layer last saved from this target dir, for this configuration: the stamps that

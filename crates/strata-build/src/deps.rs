@@ -1,117 +1,100 @@
-//! The dependency layer: restore it on a hit; on a miss build it from the skeleton, prune every
-//! local unit, save it, and move its units into the target dir.
+//! The dependency layer: the units of packages that are not the workspace's own.
+//!
+//! Before cargo runs, the layer of this deps key and scope is restored (else a related one, else
+//! the project's newest: cargo rebuilds what changed). After it, the non-local units cargo
+//! reported are saved under the deps key, adding to what that key's layer already held. Only
+//! [`build_from_skeleton`] (for `strata deps` and Nix's buildDepsOnly) builds the skeleton.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Command, Stdio};
 
 use strata_cargo::CargoCommand;
-use strata_layer::{Group, TargetScan};
-use strata_store::{MANIFEST_FORMAT, Manifest, ObjectId};
+use strata_layer::{TargetScan, UnitId};
+use strata_store::refs::{self, LayerKind};
+use strata_store::{Manifest, ObjectId};
 
-use crate::report::{Reporter, human_bytes};
-use crate::session::{Coverage, Options, Session};
-use crate::{Summary, refs};
+use crate::report::Reporter;
+use crate::restore::{Restored, candidates, find, lookup, restore_into};
+use crate::save::{
+    NewLayer, SaveError, entries_of_other_units, files_of_units, save_layer, unit_ids,
+};
+use crate::session::{Coverage, Session};
+use crate::{Summary, Used};
 
-/// Make sure the target dir holds the dependency units; returns the layer used, if any.
-pub fn ensure(
-    s: &Session,
-    cmd: &CargoCommand,
-    opts: &Options,
-    rep: &Reporter,
-    summary: &mut Summary,
-) -> Option<(ObjectId, Manifest)> {
+/// Restore the best dependency layer there is for this command; returns it, if any.
+pub fn restore(s: &Session, rep: &Reporter, summary: &mut Summary) -> Option<Restored> {
     let key = s.parts.deps_key();
-    if let Some((id, m)) = lookup(s, &refs::deps(&key), rep) {
-        restore_into(s, &s.ws.target_dir, &m, rep, summary, "dependency layer");
-        let _ = s.store.touch_manifest(&id);
-        return Some((id, m));
-    }
-    if !opts.save {
-        rep.detail("dependency layer missing; --no-save: cargo builds the dependencies itself");
-        return None;
-    }
-    rep.status(
-        "Strata",
-        &format!(
-            "building the dependency layer {} from the skeleton",
-            &key[..12]
-        ),
+    let found = find(s, &candidates(s, LayerKind::Deps, &key), rep)?;
+    restore_into(
+        s,
+        &s.ws.build_dir,
+        &found.manifest,
+        rep,
+        summary,
+        "dependency layer",
     );
-    match build(s, cmd, opts, &key, rep, summary) {
-        Ok(layer) => Some(layer),
-        Err(e) => {
-            rep.warn(&format!(
-                "could not build the dependency layer: {e}\n  cargo will build the dependencies itself"
-            ));
-            None
-        }
+    let _ = s.store.touch_manifest(&found.id);
+    if found.exact {
+        summary
+            .refs
+            .push(refs::exact(LayerKind::Deps, &key, s.scope));
     }
+    Some(found)
 }
 
-/// Read a ref and its manifest; a corrupt or missing manifest is one warning and a miss.
-pub fn lookup(s: &Session, name: &str, rep: &Reporter) -> Option<(ObjectId, Manifest)> {
-    let id = match s.store.get_ref(name) {
-        Ok(Some(id)) => id,
-        Ok(None) => crate::remote::pull(s, name, rep)?,
-        Err(e) => {
-            rep.warn(&format!("{e}; treating the layer as missing"));
-            return None;
-        }
-    };
-    match s.store.get_manifest(&id) {
-        Ok(m) => Some((id, m)),
-        Err(e) => {
-            rep.warn(&format!("{e}; not restoring this layer"));
-            None
-        }
+/// The layer's key parts and the skeleton's file digests (for `strata why`).
+fn meta(s: &Session) -> BTreeMap<String, String> {
+    let mut meta: BTreeMap<String, String> = s.parts.to_meta();
+    for (path, digest) in s.skeleton.file_digests() {
+        meta.insert(format!("skeleton.{path}"), digest);
     }
+    meta
 }
 
-pub fn restore_into(
+/// Save the non-local units cargo used in this run under the deps key (for this scope), with
+/// what the key's layer already held. Nothing is written when the restored layer of this key
+/// and scope already holds every one of them.
+pub fn save(
     s: &Session,
-    target: &Path,
-    m: &Manifest,
+    restored: Option<&Restored>,
+    used: &Used,
+    scan: &mut Option<TargetScan>,
     rep: &Reporter,
     summary: &mut Summary,
-    what: &str,
-) -> Option<strata_restore::RestoreStats> {
-    let bar = rep.bar(m.total_file_bytes(), "Restoring");
-    // Cargo deletes bins and build scripts before linking them again since 1.66.
-    let cargo_unlinks = s.toolchain.cargo_minor().is_some_and(|m| m >= 66);
-    let result = strata_restore::restore_layer(&s.store, target, m, cargo_unlinks, &|n| bar.inc(n));
-    bar.finish_and_clear();
-    match result {
-        Ok(stats) => {
-            if !stats.problems.is_empty() {
-                rep.warn(&format!(
-                    "{} unit(s) of the {what} were not restored (cargo rebuilds them):\n  {}",
-                    stats.units_failed,
-                    stats.problems.join("\n  ")
-                ));
-            }
-            if stats.units_restored > 0 {
-                summary.restored_layers += 1;
-                summary.restored_units += stats.units_restored;
-                summary.restored_bytes += stats.bytes;
-                rep.detail(&format!(
-                    "restored {what}: {} units ({}), {} already present",
-                    stats.units_restored,
-                    human_bytes(stats.bytes),
-                    stats.units_present
-                ));
-            }
-            Some(stats)
-        }
-        Err(e) => {
-            rep.warn(&format!("could not restore the {what}: {e}"));
-            None
-        }
+) -> Result<Option<ObjectId>, SaveError> {
+    let exact = restored.filter(|r| r.exact);
+    let held: BTreeSet<UnitId> = exact.map(|r| unit_ids(&r.manifest)).unwrap_or_default();
+    if used.deps.is_empty() || used.deps.is_subset(&held) {
+        return Ok(exact.map(|r| r.id));
     }
+    let scan = match scan {
+        Some(scan) => scan,
+        None => scan.insert(strata_layer::scan(&s.ws.build_dir, Some(&s.profiles))?),
+    };
+    let files = files_of_units(scan, &used.deps);
+    let key = s.parts.deps_key();
+    let known: Vec<&Manifest> = restored.iter().map(|r| &r.manifest).collect();
+    let layer = NewLayer {
+        kind: LayerKind::Deps,
+        key: key.clone(),
+        parent: None,
+        sources: Vec::new(),
+        meta: meta(s),
+        refs: vec![
+            refs::exact(LayerKind::Deps, &key, s.scope),
+            refs::latest(&s.project, &s.config_id(), LayerKind::Deps, s.scope),
+        ],
+        keep: exact
+            .map(|r| entries_of_other_units(&r.manifest, &used.deps))
+            .unwrap_or_default(),
+        known: &known,
+    };
+    let (id, _) = save_layer(s, layer, &s.ws.build_dir, &files, rep, summary)?;
+    Ok(Some(id))
 }
 
 #[derive(Debug, thiserror::Error)]
-enum DepsError {
+pub enum DepsError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -120,18 +103,38 @@ enum DepsError {
     Layer(#[from] strata_layer::LayerError),
     #[error("{0}")]
     Store(#[from] strata_store::StoreError),
+    #[error("{0}")]
+    Save(#[from] SaveError),
     #[error("`cargo {0}` on the skeleton failed ({1})")]
     Cargo(String, String),
 }
 
-fn build(
+/// Build the dependency layer from the skeleton (cargo on dummy sources, then every local unit
+/// pruned) and save it for the scopes `coverage` serves: for `strata deps` and Nix's
+/// buildDepsOnly, which fill a cache before the real sources are there. A layer of this key
+/// already in the store is used as it is.
+pub fn build_from_skeleton(
     s: &Session,
     cmd: &CargoCommand,
-    opts: &Options,
-    key: &str,
+    coverage: Coverage,
     rep: &Reporter,
     summary: &mut Summary,
-) -> Result<(ObjectId, Manifest), DepsError> {
+) -> Result<ObjectId, DepsError> {
+    let key = s.parts.deps_key();
+    let scopes = coverage.scopes();
+    if let Some((id, _)) = scopes
+        .iter()
+        .find_map(|sc| lookup(s, &refs::exact(LayerKind::Deps, &key, sc), rep))
+    {
+        return Ok(id);
+    }
+    rep.status(
+        "Strata",
+        &format!(
+            "building the dependency layer {} from the skeleton",
+            &key[..12]
+        ),
+    );
     let skel_dir = tempfile::Builder::new()
         .prefix("strata-skeleton-")
         .tempdir()?;
@@ -147,7 +150,7 @@ fn build(
 
     // Seed with the project's previous dependency layer: after `cargo update -p x` only x and
     // what depends on it compile.
-    let latest = refs::latest(&s.project, &s.config_id(), "deps");
+    let latest = refs::latest(&s.project, &s.config_id(), LayerKind::Deps, scopes[0]);
     let seed = lookup(s, &latest, rep);
     if let Some((_, m)) = &seed {
         restore_into(
@@ -161,7 +164,7 @@ fn build(
     }
 
     let mut modes = vec!["build"];
-    if opts.coverage == Coverage::All {
+    if coverage == Coverage::All {
         modes.push("check");
     }
     for mode in modes {
@@ -173,6 +176,8 @@ fn build(
             .current_dir(&skel_ws)
             .envs(s.envs.iter().map(|(k, v)| (k, v)))
             .env("CARGO_TARGET_DIR", &skel_target)
+            // A configured build-dir would take the units elsewhere.
+            .env("CARGO_BUILD_BUILD_DIR", &skel_target)
             .stdin(Stdio::null())
             // Cargo's messages go to stderr; keep the user's stdout for the real command.
             .stdout(Stdio::from(std::io::stderr().as_fd_owned()?));
@@ -195,80 +200,28 @@ fn build(
     let scan = strata_layer::scan(&skel_target, Some(&s.profiles))?;
 
     let files: Vec<&strata_layer::ScannedFile> = scan.files.iter().collect();
-    let total: u64 = files.iter().map(|f| f.size).sum();
-    let bar = rep.bar(total, "Saving");
     let known: Vec<&Manifest> = seed.iter().map(|(_, m)| m).collect();
-    let (entries, stats) =
-        strata_layer::save_entries(&s.store, &skel_target, &files, &known, &|n| bar.inc(n))?;
-    bar.finish_and_clear();
-    let mut meta: BTreeMap<String, String> = s.parts.to_meta();
-    for (path, digest) in s.skeleton.file_digests() {
-        meta.insert(format!("skeleton.{path}"), digest);
-    }
-    meta.insert("project".into(), s.project.clone());
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT,
-        kind: "deps".into(),
-        key: key.to_string(),
-        parent: seed.as_ref().map(|(id, _)| *id),
-        created_unix_secs: now_secs(),
-        entries,
-        sources: Vec::new(),
-        meta,
-    };
-    let id = s.store.put_manifest(&manifest)?;
-    s.store.set_ref(&refs::deps(key), &id)?;
-    s.store.set_ref(&latest, &id)?;
-    summary.saved_layers += 1;
-    summary.saved_bytes += stats.bytes;
-    summary.stored_bytes += stats.stored_bytes;
-
-    move_units(&scan, &s.ws.target_dir)?;
-    // Whatever could not be moved (another builder was first, a rename failed) comes from the store.
-    restore_into(
-        s,
-        &s.ws.target_dir,
-        &manifest,
-        rep,
-        &mut Summary::default(),
-        "dependency layer",
+    let mut names: Vec<String> = scopes
+        .iter()
+        .map(|sc| refs::exact(LayerKind::Deps, &key, sc))
+        .collect();
+    names.extend(
+        scopes
+            .iter()
+            .map(|sc| refs::latest(&s.project, &s.config_id(), LayerKind::Deps, sc)),
     );
-    Ok((id, manifest))
-}
-
-/// Move each unit of `scan` whose fingerprint is absent from `target` into it by renames
-/// (same filesystem: both live in the target dir), fingerprint files last.
-fn move_units(scan: &TargetScan, target: &Path) -> Result<(), DepsError> {
-    let mut units: BTreeMap<(String, String), Vec<&strata_layer::ScannedFile>> = BTreeMap::new();
-    for f in &scan.files {
-        if let Group::Unit { profile, hash } = &f.group {
-            units
-                .entry((profile.clone(), hash.clone()))
-                .or_default()
-                .push(f);
-        }
-    }
-    for ((profile, hash), mut files) in units {
-        let Some(pkg) = scan.packages.get(&(profile.clone(), hash.clone())) else {
-            continue;
-        };
-        let fp = target
-            .join(&profile)
-            .join(".fingerprint")
-            .join(format!("{pkg}-{hash}"));
-        if fp.exists() {
-            continue;
-        }
-        files.sort_by_key(|f| f.rel.contains("/.fingerprint/"));
-        for f in files {
-            let dest = target.join(&f.rel);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::rename(scan.root.join(&f.rel), &dest)?;
-        }
-    }
-    Ok(())
+    let layer = NewLayer {
+        kind: LayerKind::Deps,
+        key: key.clone(),
+        parent: seed.as_ref().map(|(id, _)| *id),
+        sources: Vec::new(),
+        meta: meta(s),
+        refs: names,
+        keep: Vec::new(),
+        known: &known,
+    };
+    let (id, _) = save_layer(s, layer, &skel_target, &files, rep, summary)?;
+    Ok(id)
 }
 
 struct RemoveOnDrop(std::path::PathBuf);
@@ -277,13 +230,6 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 trait AsFdOwned {

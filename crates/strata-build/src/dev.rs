@@ -12,10 +12,12 @@ use std::path::Path;
 
 use strata_cargo::CargoCommand;
 use strata_layer::{Group, ScannedFile};
-use strata_store::{EntryKind, FileTime, MANIFEST_FORMAT, Manifest, ObjectId};
+use strata_store::refs::{self, LayerKind};
+use strata_store::{EntryKind, FileTime, Manifest};
 
-use crate::deps::{lookup, now_secs, restore_into};
-use crate::report::{Reporter, human_bytes};
+use crate::report::Reporter;
+use crate::restore::{lookup, restore_into};
+use crate::save::{NewLayer, SaveError, save_layer};
 use crate::session::{Options, Session, SessionError};
 use crate::{Summary, crates, deps, print_summary};
 
@@ -34,16 +36,11 @@ fn root_hash(root: &Path) -> String {
 }
 
 fn ref_at(s: &Session, root: &Path) -> String {
-    format!(
-        "projects/{}/dev/{}/{}",
-        s.project,
-        &s.config_id()[..16],
-        root_hash(root)
-    )
+    refs::dev_at(&s.project, &s.config_id()[..16], &root_hash(root))
 }
 
 fn ref_latest(s: &Session) -> String {
-    format!("projects/{}/dev/{}/latest", s.project, &s.config_id()[..16])
+    refs::dev_latest(&s.project, &s.config_id()[..16])
 }
 
 /// What the restore has read before it writes files: for work that runs beside it.
@@ -112,7 +109,7 @@ pub fn restore(
         ..opts.clone()
     };
     let mut summary = Summary::default();
-    deps::ensure(&s, cmd, &restore_only, rep, &mut summary);
+    deps::restore(&s, rep, &mut summary);
     // Restores the crate layer (when the workspace's units are absent) and aligns source mtimes
     // by content, so that plain cargo finds the units fresh.
     let _ = crates::before(&s, &restore_only, rep, &mut summary);
@@ -127,7 +124,7 @@ pub fn restore(
                 out.saved_elsewhere = Some(saved_root);
             } else {
                 if let Some(stats) =
-                    restore_into(&s, &s.ws.target_dir, &m, rep, &mut summary, "dev layer")
+                    restore_into(&s, &s.ws.build_dir, &m, rep, &mut summary, "dev layer")
                 {
                     out.incremental_dirs = stats.incremental_dirs;
                     out.incremental_bytes = stats.bytes;
@@ -178,8 +175,8 @@ fn restore_rustc_info(s: &Session, m: &Manifest, rep: &Reporter) {
     }) else {
         return;
     };
-    let dest = s.ws.target_dir.join(RUSTC_INFO);
-    let _ = std::fs::create_dir_all(&s.ws.target_dir);
+    let dest = s.ws.build_dir.join(RUSTC_INFO);
+    let _ = std::fs::create_dir_all(&s.ws.build_dir);
     match s.store.create_file(blob, &dest, size, mtime, false) {
         Err(e) if !e.is_already_exists() => {
             rep.detail(&format!("{RUSTC_INFO} not restored: {e}"));
@@ -196,16 +193,8 @@ pub fn save(s: &Session, rep: &Reporter, summary: &mut Summary) {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum DevSaveError {
-    #[error("{0}")]
-    Layer(#[from] strata_layer::LayerError),
-    #[error("{0}")]
-    Store(#[from] strata_store::StoreError),
-}
-
-fn try_save(s: &Session, rep: &Reporter, summary: &mut Summary) -> Result<(), DevSaveError> {
-    let scan = strata_layer::scan(&s.ws.target_dir, Some(&s.profiles))?;
+fn try_save(s: &Session, rep: &Reporter, summary: &mut Summary) -> Result<(), SaveError> {
+    let scan = strata_layer::scan(&s.ws.build_dir, Some(&s.profiles))?;
     // Cargo only compiles path packages incrementally, so every incremental dir is the
     // workspace's own. Only each crate's newest finished session is a state rustc reads again
     // (not the one it started from, nor one still being written).
@@ -218,46 +207,29 @@ fn try_save(s: &Session, rep: &Reporter, summary: &mut Summary) -> Result<(), De
     if files.is_empty() {
         return Ok(());
     }
-    let info = rustc_info(&s.ws.target_dir);
+    let info = rustc_info(&s.ws.build_dir);
     files.extend(info.as_ref());
     let here = ref_at(s, &s.ws.root);
     let previous = lookup(s, &here, rep);
-    let known: Vec<&Manifest> = previous.iter().map(|(_, m)| m).collect();
-    let total: u64 = files.iter().map(|f| f.size).sum();
-    let bar = rep.bar(total, "Saving");
-    let (entries, stats) =
-        strata_layer::save_entries(&s.store, &s.ws.target_dir, &files, &known, &|n| bar.inc(n))?;
-    bar.finish_and_clear();
     if let Some((id, m)) = &previous
-        && m.entries == entries
+        && crates::same_files(m, &files, 0)
     {
         s.store.set_ref(&ref_latest(s), id)?;
         return Ok(());
     }
+    let known: Vec<&Manifest> = previous.iter().map(|(_, m)| m).collect();
     let mut meta = s.parts.to_meta();
-    meta.insert("project".into(), s.project.clone());
     meta.insert("root".into(), s.ws.root.to_string_lossy().into_owned());
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT,
-        kind: "dev".into(),
+    let layer = NewLayer {
+        kind: LayerKind::Dev,
         key: format!("{}-{}", &s.config_id()[..16], root_hash(&s.ws.root)),
         parent: None,
-        created_unix_secs: now_secs(),
-        entries,
         sources: Vec::new(),
         meta,
+        refs: vec![here, ref_latest(s)],
+        keep: Vec::new(),
+        known: &known,
     };
-    let id: ObjectId = s.store.put_manifest(&manifest)?;
-    s.store.set_ref(&here, &id)?;
-    s.store.set_ref(&ref_latest(s), &id)?;
-    summary.saved_layers += 1;
-    summary.saved_bytes += stats.bytes;
-    summary.stored_bytes += stats.stored_bytes;
-    rep.detail(&format!(
-        "saved dev layer: {} files ({}), {} new blobs",
-        stats.files,
-        human_bytes(stats.bytes),
-        stats.new_blobs
-    ));
+    save_layer(s, layer, &s.ws.build_dir, &files, rep, summary)?;
     Ok(())
 }

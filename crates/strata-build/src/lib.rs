@@ -1,9 +1,10 @@
 //! A cached cargo command, end to end: the flow of DESIGN.md.
 //!
 //! ```text
-//! cargo metadata ─▶ skeleton ─▶ deps key ─▶ store hit? ──yes──▶ restore deps layer ─┐
-//!                                    └─no─▶ cargo build on skeleton ─▶ prune local ─▶ save
-//! sources ─▶ crate key ─▶ restore crate layer ─▶ align mtimes ─▶ cargo <cmd> ─▶ save crate layer
+//! cargo metadata ─▶ skeleton (names the deps key; never built here) ─▶ keys
+//!   ─▶ restore the layers of the exact keys, else the project's newest ─▶ align mtimes by content
+//!   ─▶ cargo <cmd>, once, as the user asked ─▶ the units it used (its JSON messages)
+//!   ─▶ deps layer (non-local units, accumulating per deps key and scope) + crate layer ─▶ push
 //! ```
 //! Cargo does all compiling. A cache problem never fails a build: it becomes one warning and
 //! cargo runs without that layer.
@@ -11,17 +12,19 @@
 mod crates;
 mod deps;
 pub mod dev;
-mod refs;
+mod invoke;
 mod remote;
 pub mod report;
+mod restore;
+mod save;
 mod session;
+mod used;
 mod why;
 
 pub use report::{Reporter, human_bytes};
 pub use session::{Coverage, Options, Session, SessionError};
+pub use used::Used;
 pub use why::{WhyReport, why};
-
-use std::process::{Command, Stdio};
 
 use strata_cargo::CargoCommand;
 
@@ -34,6 +37,8 @@ pub struct Summary {
     pub saved_layers: usize,
     pub saved_bytes: u64,
     pub stored_bytes: u64,
+    /// Refs this run wrote or found on its exact keys: what a push publishes.
+    pub refs: Vec<String>,
 }
 
 /// Run `cmd` through cargo with layers restored before and saved after. Returns cargo's exit code.
@@ -48,13 +53,19 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
                 "cargo cannot read the workspace in {}; running cargo without the cache (its error follows)",
                 dir.display()
             ));
-            return exit_code(run_cargo(cmd, &[], rep));
+            return exit_code(invoke::run_plain(cmd, &[], rep));
         }
         Err(e) => {
             rep.warn(&format!("{e}\n  running cargo without the cache"));
-            return exit_code(run_cargo(cmd, &[], rep));
+            return exit_code(invoke::run_plain(cmd, &[], rep));
         }
     };
+    if let Some(problem) = session.layout_problem() {
+        rep.warn(&format!(
+            "{problem}\n  strata does not know this build-dir layout: running cargo without the cache"
+        ));
+        return exit_code(invoke::run_plain(cmd, &session.envs, rep));
+    }
     let mut summary = Summary::default();
     let _lock = match session.store.lock_shared() {
         Ok(l) => Some(l),
@@ -64,44 +75,96 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         }
     };
     let deps = if opts.restore {
-        deps::ensure(&session, cmd, opts, rep, &mut summary)
+        deps::restore(&session, rep, &mut summary)
     } else {
         None
     };
     let pre = crates::before(&session, opts, rep, &mut summary);
-    let status = run_cargo(cmd, &session.envs, rep);
-    if status.as_ref().is_ok_and(|s| s.success())
-        && opts.save
-        && let Some(pre) = pre
-    {
-        crates::after(&session, deps.as_ref(), pre, rep, &mut summary);
-        if dev::wanted(cmd) {
-            dev::save(&session, rep, &mut summary);
-        }
-        remote::push(&session, rep, summary.saved_layers > 0);
+    let started = pre.as_ref().map(|p| p.started);
+    let default_bin = used::default_bin(&session);
+    let outcome = invoke::run(cmd, &session.envs, default_bin.as_deref(), rep);
+    let success = outcome.status.as_ref().is_ok_and(|s| s.success());
+    if opts.save {
+        save_after(
+            &session,
+            cmd,
+            deps.as_ref(),
+            pre,
+            started,
+            outcome.units.as_deref(),
+            success,
+            rep,
+            &mut summary,
+        );
     }
     print_summary(rep, &summary);
-    exit_code(status)
+    exit_code(outcome.status)
 }
 
-/// Make sure the store holds the dependency layer of `cmd` (build it from the skeleton on a miss)
-/// without running `cmd` itself. The Nix library's buildDepsOnly uses it: its output is the store.
-/// Unlike [`run`], a missing layer is an error here, since the layer is the whole point.
+/// Save what cargo used: the dependency units whatever cargo's result (a compile error in a
+/// member leaves them good), the crate layer and the dev layer after a success; then push.
+#[allow(clippy::too_many_arguments)]
+fn save_after(
+    s: &Session,
+    cmd: &CargoCommand,
+    deps: Option<&restore::Restored>,
+    pre: Option<crates::Pre>,
+    started: Option<strata_store::FileTime>,
+    messages: Option<&[strata_cargo::messages::UnitMessage]>,
+    success: bool,
+    rep: &Reporter,
+    summary: &mut Summary,
+) {
+    if let Some(problem) = strata_layer::unknown_layout(&s.ws.build_dir) {
+        rep.warn(&format!(
+            "{problem}\n  strata does not know this build-dir layout: nothing saved"
+        ));
+        return;
+    }
+    let mut scan = None;
+    let used = match messages {
+        Some(m) => Used::from_messages(s, m),
+        None => match Used::from_build_dir(s, started, deps.map(|d| &d.manifest), &mut scan) {
+            Ok(u) => u,
+            Err(e) => {
+                rep.warn(&format!("cannot read the build dir: {e}; nothing saved"));
+                return;
+            }
+        },
+    };
+    let deps_id = match deps::save(s, deps, &used, &mut scan, rep, summary) {
+        Ok(id) => id,
+        Err(e) => {
+            rep.warn(&format!("could not save the dependency layer: {e}"));
+            None
+        }
+    };
+    if success && let Some(pre) = pre {
+        crates::after(s, deps_id, pre, &used, &mut scan, rep, summary);
+        if dev::wanted(cmd) {
+            dev::save(s, rep, summary);
+        }
+    }
+    let refs = std::mem::take(&mut summary.refs);
+    remote::push(s, &refs, rep, summary.saved_layers > 0);
+    summary.refs = refs;
+}
+
+/// Make sure the store holds the dependency layer of `cmd`, built from the skeleton on a miss,
+/// without running `cmd` itself: for a pipeline that fills a cache ahead of time (`strata deps`)
+/// and the Nix library's buildDepsOnly, whose output is the store. A missing layer is an error
+/// here, since the layer is the whole point.
 pub fn deps_only(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> Result<String, String> {
     let session = Session::prepare(cmd, opts, rep).map_err(|e| e.to_string())?;
     let _lock = session.store.lock_shared().map_err(|e| e.to_string())?;
     let mut summary = Summary::default();
-    let save = Options {
-        save: true,
-        ..opts.clone()
-    };
-    match deps::ensure(&session, cmd, &save, rep, &mut summary) {
-        Some((id, _)) => {
+    match deps::build_from_skeleton(&session, cmd, opts.coverage, rep, &mut summary) {
+        Ok(id) => {
             print_summary(rep, &summary);
             Ok(id.to_string())
         }
-        None => Err(format!(
-            "no dependency layer for {} (see the warnings above)",
+        Err(e) => Err(format!(
+            "no dependency layer for {}: {e}",
             session.ws.root.display()
         )),
     }
@@ -112,27 +175,6 @@ fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
         Ok(s) => s.code().unwrap_or(1),
         Err(_) => 101,
     }
-}
-
-/// Run the user's cargo command, output untouched.
-fn run_cargo(
-    cmd: &CargoCommand,
-    envs: &[(std::ffi::OsString, std::ffi::OsString)],
-    rep: &Reporter,
-) -> std::io::Result<std::process::ExitStatus> {
-    let mut c = Command::new(strata_cargo::cargo_bin());
-    c.arg(&cmd.subcommand)
-        .args(&cmd.args)
-        .envs(envs.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
-    rep.detail(&format!("running {c:?}"));
-    let r = c.status();
-    if let Err(e) = &r {
-        rep.warn(&format!("could not run cargo: {e}"));
-    }
-    r
 }
 
 fn print_summary(rep: &Reporter, s: &Summary) {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use strata_store::{ObjectId, Store};
 
-use crate::refs;
 use crate::report::{Reporter, human_bytes};
 use crate::session::Session;
 
@@ -46,14 +45,15 @@ pub fn pull(s: &Session, name: &str, rep: &Reporter) -> Option<ObjectId> {
     Some(id)
 }
 
-/// Push the layers this session used or saved: the dependency layer and the crate layer,
-/// under their exact keys and as the project's latest.
+/// Push the layers this session saved or restored from its exact keys: `names`, the refs it
+/// wrote or hit. Each name is pushed with its layer; concurrent pushers of other scopes write
+/// other names, so nothing is lost without a lock.
 ///
 /// Without a signing key nothing is pushed; that is worth a warning only when this build saved a
 /// new layer (a machine that only pulls has no key, by design).
-pub fn push(s: &Session, rep: &Reporter, saved_new: bool) {
+pub fn push(s: &Session, names: &[String], rep: &Reporter, saved_new: bool) {
     let Some(remotes) = &s.remotes else { return };
-    if !remotes.can_push() {
+    if !remotes.can_push() || names.is_empty() {
         return;
     }
     if remotes.signer().is_none() {
@@ -68,21 +68,12 @@ pub fn push(s: &Session, rep: &Reporter, saved_new: bool) {
     let Some(store) = shared_store(s, rep) else {
         return;
     };
-    let config = s.config_id();
-    let latest_crates = refs::latest(&s.project, &config, "crates");
-    let mut names = vec![
-        refs::deps(&s.parts.deps_key()),
-        refs::latest(&s.project, &config, "deps"),
-    ];
-    if let Ok(Some(id)) = s.store.get_ref(&latest_crates)
-        && let Ok(m) = s.store.get_manifest(&id)
-    {
-        names.push(refs::crates(&m.key));
-    }
-    names.push(latest_crates);
+    let mut unique: Vec<&String> = names.iter().collect();
+    unique.sort();
+    unique.dedup();
     let (mut blobs, mut bytes) = (0, 0);
-    for name in names {
-        let (t, errors) = remotes.push_ref(&store, &name);
+    for name in unique {
+        let (t, errors) = remotes.push_ref(&store, name);
         warn_all(
             rep,
             errors,

@@ -12,21 +12,23 @@ use strata_workspace::{CacheOutcome, MetadataCache, MetadataRun, Workspace};
 
 use crate::report::Reporter;
 
-/// Which commands the dependency layer serves.
+/// Which commands a dependency layer built from the skeleton (`strata deps`, Nix's
+/// buildDepsOnly) serves. A normal run needs no such choice: it saves what its own command used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coverage {
     /// `cargo build --all-targets`: build, run, test (tests and dev-dependencies).
     Build,
-    /// Also `cargo check --all-targets`: check and clippy reuse the layer too (the default, as
-    /// crane's buildDepsOnly).
+    /// Also `cargo check --all-targets`: check, clippy and doc reuse the layer too (the default,
+    /// as crane's buildDepsOnly).
     All,
 }
 
 impl Coverage {
-    pub fn label(self) -> &'static str {
+    /// The scopes ([`strata_cargo::CargoCommand::scope`]) whose commands the layer serves.
+    pub fn scopes(self) -> &'static [&'static str] {
         match self {
-            Coverage::Build => "build",
-            Coverage::All => "build+check",
+            Coverage::Build => &["build", "test"],
+            Coverage::All => &["build", "test", "check", "doc"],
         }
     }
 }
@@ -70,6 +72,8 @@ pub enum SessionError {
 
 pub struct Session {
     pub cwd: PathBuf,
+    /// The user's cargo home (the canonical one points at it).
+    pub real_home: PathBuf,
     /// Environment for every cargo strata runs (the canonical `CARGO_HOME`).
     pub envs: Vec<(OsString, OsString)>,
     pub ws: Workspace,
@@ -82,6 +86,8 @@ pub struct Session {
     pub project: String,
     /// Profile dirs this command builds into: `release` and `*/release` (any target triple).
     pub profiles: Vec<String>,
+    /// The family of commands this one belongs to, which names its layers.
+    pub scope: &'static str,
     pub command: CargoCommand,
     pub remotes: Option<std::sync::Arc<strata_remote::Remotes>>,
 }
@@ -162,7 +168,7 @@ impl Session {
             CacheOutcome::Miss => "cargo metadata and the toolchain read",
         });
         if let Some(dir) = &cmd.target_dir {
-            ws.target_dir = cwd.join(dir);
+            ws.set_target_dir(cwd.join(dir));
         }
         let skeleton = Skeleton::from_metadata(&ws.metadata)?;
         rep.detail("skeleton made");
@@ -172,7 +178,6 @@ impl Session {
         let mut parts = KeyInputs {
             toolchain: &toolchain,
             command: cmd,
-            coverage: opts.coverage.label(),
             cwd: &cwd,
             ws_root: &ws.root,
             cargo_home: &real_home,
@@ -193,6 +198,7 @@ impl Session {
         let profiles = vec![format!("*/{profile}"), profile];
         Ok(Session {
             cwd,
+            real_home,
             envs,
             ws,
             store,
@@ -201,6 +207,7 @@ impl Session {
             parts,
             project,
             profiles,
+            scope: cmd.scope(),
             command: cmd.clone(),
             remotes: opts.remotes.clone().filter(|r| !r.is_empty()),
         })
@@ -210,8 +217,39 @@ impl Session {
         self.parts.config_id()
     }
 
-    /// Local state of strata inside the target dir.
+    /// Local state of strata inside the build dir.
     pub fn state_dir(&self) -> PathBuf {
-        self.ws.target_dir.join(".strata")
+        self.ws.build_dir.join(".strata")
+    }
+
+    /// Why this build dir cannot be cached, if it cannot: a layout strata does not know (cargo's
+    /// per-unit layout, asked for on the command line, in the environment or in a config file, or
+    /// found on disk). Restoring into it or saving from it could be wrong, so cargo runs uncached.
+    pub fn layout_problem(&self) -> Option<String> {
+        const NEW_LAYOUT: &str = "build-dir-new-layout";
+        if self
+            .command
+            .unstable
+            .iter()
+            .any(|z| z.starts_with(NEW_LAYOUT))
+        {
+            return Some(format!(
+                "-Z{NEW_LAYOUT} asks cargo for its per-unit build-dir layout"
+            ));
+        }
+        if std::env::var("CARGO_UNSTABLE_BUILD_DIR_NEW_LAYOUT").is_ok_and(|v| v != "false") {
+            return Some(
+                "CARGO_UNSTABLE_BUILD_DIR_NEW_LAYOUT asks cargo for its per-unit build-dir layout"
+                    .into(),
+            );
+        }
+        for (label, path) in strata_key::config_files(&self.cwd, &self.ws.root, &self.real_home) {
+            if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(NEW_LAYOUT)) {
+                return Some(format!(
+                    "{label} sets {NEW_LAYOUT} (cargo's per-unit build-dir layout)"
+                ));
+            }
+        }
+        strata_layer::unknown_layout(&self.ws.build_dir)
     }
 }

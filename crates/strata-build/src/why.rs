@@ -7,10 +7,10 @@ use strata_cargo::CargoCommand;
 use strata_key::{KeyParts, PartChange};
 use strata_workspace::SourceFilter;
 
-use crate::deps::lookup;
-use crate::refs;
 use crate::report::Reporter;
+use crate::restore::lookup;
 use crate::session::{Options, Session, SessionError};
+use strata_store::refs::{self, LayerKind};
 
 #[derive(Debug, Default, Clone)]
 pub struct WhyReport {
@@ -58,8 +58,12 @@ impl std::fmt::Display for WhyReport {
 
 pub fn why(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> Result<WhyReport, SessionError> {
     let s = Session::prepare(cmd, opts, rep)?;
-    let prev = lookup(&s, &refs::latest(&s.project, &s.config_id(), "crates"), rep)
-        .or_else(|| lookup(&s, &refs::last(&s.project), rep));
+    let prev = lookup(
+        &s,
+        &refs::latest(&s.project, &s.config_id(), LayerKind::Crates, s.scope),
+        rep,
+    )
+    .or_else(|| lookup(&s, &refs::last(&s.project), rep));
     let Some((_, prev)) = prev else {
         return Ok(WhyReport {
             no_previous: true,

@@ -37,6 +37,9 @@ pub struct CargoCommand {
     pub unstable: Vec<String>,
     pub quiet: bool,
     pub verbose: u8,
+    /// `--message-format` values as given (cargo accepts the flag more than once, and
+    /// comma-separated values); nextest's `--cargo-message-format` counts here too.
+    pub message_format: Vec<String>,
 }
 
 impl CargoCommand {
@@ -66,6 +69,9 @@ impl CargoCommand {
             let flag = match flag {
                 "--profile" | "-P" if nextest => "--nextest-profile",
                 "--cargo-profile" if nextest => "--profile",
+                // nextest's own `--message-format` is for test results, not cargo's messages.
+                "--message-format" if nextest => "--nextest-message-format",
+                "--cargo-message-format" if nextest => "--message-format",
                 f => f,
             };
             let takes_value = matches!(
@@ -82,6 +88,8 @@ impl CargoCommand {
                     | "--target-dir"
                     | "--config"
                     | "-Z"
+                    | "--message-format"
+                    | "--nextest-message-format"
             );
             let value = if takes_value {
                 match inline {
@@ -115,6 +123,7 @@ impl CargoCommand {
                 ("--offline", _) => cmd.offline = true,
                 ("--config", Some(v)) => cmd.config.push(v),
                 ("-Z", Some(v)) => cmd.unstable.push(v),
+                ("--message-format", Some(v)) => cmd.message_format.push(v),
                 ("--quiet" | "-q", _) => cmd.quiet = true,
                 ("--verbose", _) => cmd.verbose += 1,
                 (f, _)
@@ -205,6 +214,34 @@ impl CargoCommand {
         out
     }
 
+    /// The family of commands whose units this command uses, which names its layers: commands of
+    /// one family build the same units from the same key (`clippy` checks dependencies as `check`
+    /// does; `test`, `bench` and `nextest` build dev-dependencies and test harnesses).
+    pub fn scope(&self) -> &'static str {
+        match self.subcommand.as_str() {
+            "check" | "clippy" | "fix" => "check",
+            "test" | "bench" | "nextest" => "test",
+            "doc" | "rustdoc" => "doc",
+            _ => "build",
+        }
+    }
+
+    /// The arguments before a `--` (cargo's own), and the rest (for the program, rustc or
+    /// rustdoc), `--` included.
+    pub fn split_args(&self) -> (&[String], &[String]) {
+        let end = self
+            .args
+            .iter()
+            .position(|a| a == "--")
+            .unwrap_or(self.args.len());
+        self.args.split_at(end)
+    }
+
+    /// Did the user ask for cargo's JSON messages (then they must get exactly what cargo prints)?
+    pub fn wants_json(&self) -> bool {
+        self.message_format.iter().any(|f| f.starts_with("json"))
+    }
+
     /// `--locked` / `--frozen` / `--offline`, which the dependency build must honour as well.
     pub fn lock_args(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -270,6 +307,22 @@ mod tests {
         assert!(c.features.is_empty());
         assert!(c.packages.is_empty());
         assert_eq!(c.verbosity(), Verbosity::Quiet);
+    }
+
+    #[test]
+    fn scopes_and_message_formats() {
+        assert_eq!(parse("clippy --all-targets").scope(), "check");
+        assert_eq!(parse("nextest run").scope(), "test");
+        assert_eq!(parse("run --bin x").scope(), "build");
+        let c = parse("build --message-format=json-diagnostic-short -- --x");
+        assert!(c.wants_json());
+        let (own, rest) = c.split_args();
+        assert_eq!(own.len(), 1);
+        assert_eq!(rest, ["--".to_string(), "--x".into()]);
+        assert!(!parse("check --message-format short").wants_json());
+        let n = parse("nextest run --message-format libtest-json");
+        assert!(!n.wants_json());
+        assert!(parse("nextest run --cargo-message-format json").wants_json());
     }
 
     #[test]

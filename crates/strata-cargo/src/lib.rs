@@ -3,6 +3,7 @@
 
 mod args;
 mod home;
+pub mod messages;
 pub mod program;
 mod toolchain;
 

@@ -44,8 +44,9 @@ struct CacheArgs {
     /// Do not save layers after the build
     #[arg(long)]
     no_save: bool,
-    /// Which commands the dependency layer serves: `all` (build, test, check, clippy) or `build`
-    /// (build and test only; a cold build is cheaper, check/clippy compile dependencies again)
+    /// `strata deps` only: which commands the dependency layer built from the skeleton serves,
+    /// `all` (build, test, check, clippy, doc) or `build` (build and test). Other commands ignore
+    /// it: they save the dependency units they used
     #[arg(long, value_name = "build|all", default_value = "all")]
     deps_for: String,
     /// Use only the local store: no pull from, no push to the remote caches
@@ -95,9 +96,8 @@ enum Command {
     Env(dev::SetupArgs),
     /// List what the dev loop has, lacks or fights with, each with its fix
     Doctor,
-    /// Build only the dependency layer of a cargo command into the store, not the command itself
-    /// (used by the Nix library's buildDepsOnly)
-    #[command(hide = true)]
+    /// Build the dependency layer of a cargo command from the skeleton (dummy sources) into the
+    /// store, without building the workspace: fills a cache ahead of time (Nix's buildDepsOnly)
     Deps(CargoArgs),
     /// Nix integration (`strata nix init` writes a flake.nix)
     #[command(subcommand)]

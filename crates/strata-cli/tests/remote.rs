@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::machine::Machine;
 use common::*;
 
 const EXPECTED: &str = "hello v1.2.3 #7 | 42 | core readme v1 | build-script";
@@ -221,96 +222,6 @@ fn start_serve_with(dir: &Path, port: u16, extra: &[&str]) -> (Server, String) {
         },
         url,
     )
-}
-
-/// One machine: its own store, CARGO_HOME, config dir and checkout.
-struct Machine<'w> {
-    w: &'w World,
-    dir: PathBuf,
-    env: Vec<(String, String)>,
-}
-
-impl<'w> Machine<'w> {
-    fn new(w: &'w World, name: &str, remote: &str, extra: &[(String, String)]) -> Machine<'w> {
-        let root = w.path(&format!("machine-{name}"));
-        let home = root.join("cargo-home");
-        std::fs::create_dir_all(&home).unwrap();
-        let mut env = vec![
-            (
-                "STRATA_STORE".into(),
-                root.join("store").display().to_string(),
-            ),
-            ("CARGO_HOME".into(), home.display().to_string()),
-            (
-                "XDG_CONFIG_HOME".into(),
-                root.join("config").display().to_string(),
-            ),
-            (
-                "STRATA_CONFIG".into(),
-                root.join("config/none.toml").display().to_string(),
-            ),
-            ("STRATA_REMOTE".into(), remote.to_string()),
-        ];
-        env.extend(extra.iter().cloned());
-        Machine { w, dir: root, env }
-    }
-
-    fn set(&mut self, k: &str, v: &str) {
-        self.env.retain(|(n, _)| n != k);
-        self.env.push((k.into(), v.into()));
-    }
-
-    fn store(&self) -> PathBuf {
-        self.dir.join("store")
-    }
-
-    fn run(&self, cwd: &Path, args: &[&str]) -> Run {
-        let pairs: Vec<(&str, &Path)> = self
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), Path::new(v.as_str())))
-            .collect();
-        self.w.strata_env(cwd, args, &pairs)
-    }
-
-    fn command(&self, cwd: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
-        c.args(args)
-            .current_dir(cwd)
-            .env("STRATA_CARGO_HOME_LINK", &self.w.link)
-            .env("CARGO_TERM_COLOR", "never")
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("RUSTFLAGS");
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
-        c
-    }
-
-    /// A key pair for this machine: returns the public key.
-    fn keygen(&mut self, name: &str) -> String {
-        let path = self.dir.join("signing.key");
-        let r = self
-            .run(
-                self.w.dir.path(),
-                &[
-                    "key",
-                    "generate",
-                    "--name",
-                    name,
-                    "--out",
-                    path.to_str().unwrap(),
-                ],
-            )
-            .ok();
-        self.set("STRATA_SIGNING_KEY", path.to_str().unwrap());
-        r.stdout.trim().to_string()
-    }
-
-    fn verify_store(&self) {
-        let r = self.run(self.w.dir.path(), &["store", "verify"]);
-        assert_eq!(r.code, 0, "store verify: {}\n{}", r.stdout, r.stderr);
-    }
 }
 
 /// A builds and pushes; B (other store, path and CARGO_HOME) pulls and compiles nothing.

@@ -2,8 +2,7 @@
 //! `strata why` can say which part changed.
 //!
 //! Parts: `toolchain` (rustc -vV, cargo -V), `target`, `profile`, `selection` (features, packages,
-//! `--config`, `-Z`: everything on the command line that selects dependency units), `coverage`
-//! (which commands the dependency layer serves), `env:<NAME>` (flags and build-script variables
+//! `--config`, `-Z`: everything on the command line that selects dependency units), `env:<NAME>` (flags and build-script variables
 //! from the environment), `config:<file>` (cargo config files), `lock` (Cargo.lock with local
 //! versions masked), `skeleton` (the skeleton's digest) and, for crate layers, `sources`.
 
@@ -147,8 +146,6 @@ pub fn short_hash(bytes: &[u8]) -> String {
 pub struct KeyInputs<'a> {
     pub toolchain: &'a Toolchain,
     pub command: &'a CargoCommand,
-    /// Which commands the dependency layer serves, e.g. `build+check`.
-    pub coverage: &'a str,
     /// The directory cargo runs in (cargo reads config files from its ancestors).
     pub cwd: &'a Path,
     /// The workspace root: config files are labelled relative to it.
@@ -178,7 +175,6 @@ impl KeyInputs<'_> {
             "selection",
             short_hash(self.command.unit_selection_args().join("\u{1f}").as_bytes()),
         );
-        p.insert("coverage", self.coverage);
         for (k, v) in &self.env {
             if is_key_env(k) {
                 p.insert(format!("env:{k}"), short_hash(v.as_bytes()));

@@ -13,6 +13,7 @@ mod save;
 mod scan;
 mod session;
 mod stamp;
+mod units;
 
 pub use depinfo::{ReferencedFiles, referenced_files};
 pub use path::{
@@ -24,6 +25,7 @@ pub use save::{SaveStats, save_entries};
 pub use scan::{ScannedFile, TargetScan, scan, scan_package_units};
 pub use session::newest_sessions;
 pub use stamp::{hash_file, hash_sources, mtime_of, stamp_sources};
+pub use units::{UnitId, unit_of, unknown_layout};
 
 use std::path::PathBuf;
 

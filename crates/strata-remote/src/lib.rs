@@ -131,10 +131,7 @@ fn parse_ref(remote: &Remote, name: &str, bytes: &[u8]) -> Result<ObjectId, Remo
 
 /// A ref named after a key must name a layer with that key: a remote cannot swap layers.
 fn check_key(remote: &Remote, name: &str, id: &ObjectId, m: &Manifest) -> Result<(), RemoteError> {
-    let expected = name
-        .strip_prefix("deps/")
-        .or_else(|| name.strip_prefix("crates/"));
-    match expected {
+    match strata_store::refs::promised_key(name) {
         Some(k) if k != m.key => Err(corrupt(
             remote,
             format!("ref `{name}`"),

@@ -11,7 +11,7 @@ mod align;
 mod unit;
 
 pub use align::{AlignMode, AlignStats, align_directories, align_sources};
-pub use unit::{RestoreStats, restore_layer};
+pub use unit::{RestoreStats, restore_layer, restore_layer_newer_than};
 
 use std::path::PathBuf;
 

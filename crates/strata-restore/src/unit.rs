@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use strata_layer::Group;
-use strata_store::{Entry, EntryKind, FromLinked, Manifest, ObjectId, Store};
+use strata_store::{Entry, EntryKind, FileTime, FromLinked, Manifest, ObjectId, Store};
 
 use crate::{RestoreError, io_err, set_mtime};
 
@@ -55,6 +55,27 @@ pub fn restore_layer(
     cargo_unlinks_outputs: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<RestoreStats, RestoreError> {
+    restore_layer_newer_than(
+        store,
+        target,
+        manifest,
+        cargo_unlinks_outputs,
+        None,
+        progress,
+    )
+}
+
+/// [`restore_layer`], with every restored file newer than `floor` too: for a layer restored over
+/// sources whose mtimes were set for another layer, when the caller knows the sources' content
+/// is what this layer's units were built from (its exact key).
+pub fn restore_layer_newer_than(
+    store: &Store,
+    target: &Path,
+    manifest: &Manifest,
+    cargo_unlinks_outputs: bool,
+    floor: Option<FileTime>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<RestoreStats, RestoreError> {
     let mut units: BTreeMap<(String, String), Vec<&Entry>> = BTreeMap::new();
     let mut uplifted = Vec::new();
     let mut incremental: BTreeMap<(String, String), Vec<&Entry>> = BTreeMap::new();
@@ -82,9 +103,40 @@ pub fn restore_layer(
         repeated: repeated_small_blobs(&manifest.entries),
         contents: std::sync::Mutex::new(HashMap::new()),
     };
+    // Units already here may come from another layer, built at other times. cargo takes a unit
+    // whose dependency is newer than its own outputs for stale, so this layer's units go in
+    // shifted by how much newer than in this layer its units already here are: their order
+    // within the layer stays, and none is older than a dependency already here.
+    let shift = units
+        .par_iter()
+        .filter_map(|(_, entries)| present_newer_by(target, entries))
+        .max()
+        .unwrap_or(0);
+    let oldest = units.values().flatten().map(|e| e.mtime.as_nanos()).min();
+    let shift = match (floor, oldest) {
+        (Some(floor), Some(oldest)) => shift.max(floor.as_nanos() + 1 - oldest),
+        _ => shift,
+    };
+    let shifted: Vec<Vec<Entry>>;
+    let shifted_uplifted: Vec<Entry>;
+    let units: Vec<Vec<&Entry>> = if shift > 0 {
+        let later = |e: &Entry| Entry {
+            mtime: FileTime::from_nanos(e.mtime.as_nanos() + shift),
+            ..e.clone()
+        };
+        shifted = units
+            .values()
+            .map(|es| es.iter().map(|e| later(e)).collect())
+            .collect();
+        shifted_uplifted = uplifted.iter().map(|e| later(e)).collect();
+        uplifted = shifted_uplifted.iter().collect();
+        shifted.iter().map(|es| es.iter().collect()).collect()
+    } else {
+        units.into_values().collect()
+    };
     let results: Vec<UnitOutcome> = units
         .par_iter()
-        .map(|(_, entries)| w.restore_unit(entries))
+        .map(|entries| w.restore_unit(entries))
         .collect();
     let mut stats = RestoreStats::default();
     // Blob → the files restored with it now (path in the target dir, mtime).
@@ -160,6 +212,21 @@ pub fn restore_layer(
         }
     }
     Ok(stats)
+}
+
+/// For a unit that is present in `target`: how many nanoseconds newer its hash files are there
+/// than in the layer (`None` when it is absent or not newer).
+fn present_newer_by(target: &Path, entries: &[&Entry]) -> Option<i128> {
+    let mut newer = None;
+    for e in entries.iter().filter(|e| commits_unit(&e.path)) {
+        let m = std::fs::symlink_metadata(target.join(&e.path)).ok()?;
+        if m.len() == 0 {
+            return None;
+        }
+        let here = strata_layer::mtime_of(&m).as_nanos() - e.mtime.as_nanos();
+        newer = newer.max(Some(here));
+    }
+    newer.filter(|n| *n > 0)
 }
 
 /// Files up to this size whose content is in the layer more than once are read once.

@@ -24,6 +24,7 @@ mod id;
 mod linked;
 mod maint;
 mod manifest;
+pub mod refs;
 mod size;
 mod store;
 

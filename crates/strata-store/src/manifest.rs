@@ -61,6 +61,18 @@ impl FileTime {
         }
     }
 
+    /// Nanoseconds since the epoch.
+    pub fn as_nanos(&self) -> i128 {
+        i128::from(self.secs) * 1_000_000_000 + i128::from(self.nanos)
+    }
+
+    pub fn from_nanos(n: i128) -> Self {
+        FileTime {
+            secs: i64::try_from(n.div_euclid(1_000_000_000)).unwrap_or(i64::MAX),
+            nanos: u32::try_from(n.rem_euclid(1_000_000_000)).unwrap_or(0),
+        }
+    }
+
     pub fn to_system_time(&self) -> SystemTime {
         let nanos = Duration::from_nanos(u64::from(self.nanos.min(999_999_999)));
         if self.secs >= 0 {

@@ -52,6 +52,9 @@ pub struct LocalPackage {
 pub struct Workspace {
     pub root: PathBuf,
     pub target_dir: PathBuf,
+    /// Where cargo keeps its units (`build.build-dir`, stable since cargo 1.91): the target dir
+    /// unless configured apart. Layers hold files relative to it.
+    pub build_dir: PathBuf,
     pub metadata: cargo_metadata::Metadata,
     pub local: Vec<LocalPackage>,
 }
@@ -88,6 +91,11 @@ impl Workspace {
             return Err(WorkspaceError::NoLock { path: lock });
         }
         let target_dir = metadata.target_directory.clone().into_std_path_buf();
+        let build_dir = metadata
+            .build_directory
+            .clone()
+            .map(|d| d.into_std_path_buf())
+            .unwrap_or_else(|| target_dir.clone());
         let members: std::collections::HashSet<_> =
             metadata.workspace_members.iter().cloned().collect();
         let mut local: Vec<LocalPackage> = metadata
@@ -118,12 +126,22 @@ impl Workspace {
         Ok(Workspace {
             root,
             target_dir,
+            build_dir,
             metadata,
             local,
         })
     }
 
     /// Package names of local packages, as they appear in `.fingerprint/<name>-<hash>`.
+    /// Point the target dir elsewhere (`--target-dir`); a build dir that followed the target dir
+    /// follows it there.
+    pub fn set_target_dir(&mut self, dir: PathBuf) {
+        if self.build_dir == self.target_dir {
+            self.build_dir = dir.clone();
+        }
+        self.target_dir = dir;
+    }
+
     pub fn local_names(&self) -> std::collections::BTreeSet<String> {
         self.local.iter().map(|p| p.name.clone()).collect()
     }

@@ -1,6 +1,8 @@
 //! Test harness: real cargo builds of real workspaces, driven through the `strata` binary.
 #![allow(dead_code)]
 
+pub mod machine;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,130 @@
+//! Which units a cargo run used: the ones cargo reported (compiled or fresh), split into the
+//! dependency layer's and the crate layer's. Layers are cut from exactly these, not from whatever
+//! lies in the build dir (units a version bump superseded, or another command built, stay out).
+
+use std::collections::BTreeSet;
+
+use strata_cargo::messages::{UnitMessage, package_name};
+use strata_layer::{Group, TargetScan, UnitId};
+use strata_store::{FileTime, Manifest};
+
+use crate::save::unit_ids;
+use crate::session::Session;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Used {
+    /// Units of packages that are not the workspace's own.
+    pub deps: BTreeSet<UnitId>,
+    /// Units of the workspace's own packages.
+    pub local: BTreeSet<UnitId>,
+    /// Paths (relative to the build dir) cargo named for the local units, among them its
+    /// uplifted copies (`release/rg`); `None`: every uplifted file counts.
+    pub uplifted: Option<BTreeSet<String>>,
+}
+
+impl Used {
+    /// From cargo's messages. A message whose files tell no unit (a doc unit) is left out.
+    pub fn from_messages(s: &Session, messages: &[UnitMessage]) -> Used {
+        let local = s.ws.local_names();
+        let mut used = Used {
+            uplifted: Some(BTreeSet::new()),
+            ..Used::default()
+        };
+        for m in messages {
+            let Some(unit) =
+                strata_layer::unit_of(&m.paths, &m.target_name, &s.ws.build_dir, &s.ws.target_dir)
+            else {
+                continue;
+            };
+            if !package_name(&m.package_id).is_some_and(|n| local.contains(n)) {
+                used.deps.insert(unit);
+                continue;
+            }
+            used.local.insert(unit);
+            if let Some(paths) = &mut used.uplifted {
+                paths.extend(m.paths.iter().filter_map(|p| {
+                    p.strip_prefix(&s.ws.build_dir)
+                        .ok()
+                        .map(strata_workspace::rel_string)
+                }));
+            }
+        }
+        used
+    }
+
+    /// Without messages (the user asked cargo for human-readable ones): every local unit in the
+    /// build dir, and the dependency units cargo wrote in this run (fingerprints newer than
+    /// `started`) or that the restored dependency layer brought.
+    pub fn from_build_dir(
+        s: &Session,
+        started: Option<FileTime>,
+        restored: Option<&Manifest>,
+        scan: &mut Option<TargetScan>,
+    ) -> Result<Used, strata_layer::LayerError> {
+        let scan = match scan {
+            Some(scan) => scan,
+            None => scan.insert(strata_layer::scan(&s.ws.build_dir, Some(&s.profiles))?),
+        };
+        let local = s.ws.local_names();
+        let brought = restored.map(unit_ids).unwrap_or_default();
+        let mut used = Used::default();
+        for f in &scan.files {
+            let Group::Unit { profile, hash } = &f.group else {
+                continue;
+            };
+            let id = (profile.clone(), hash.clone());
+            match scan.package_of(&f.group) {
+                Some(p) if local.contains(p) => {
+                    used.local.insert(id);
+                }
+                Some(_) => {
+                    let written =
+                        f.rel.contains("/.fingerprint/") && started.is_some_and(|t| f.mtime >= t);
+                    if written || brought.contains(&id) {
+                        used.deps.insert(id);
+                    }
+                }
+                // A unit whose package is unknown stays out of every layer.
+                None => {}
+            }
+        }
+        Ok(used)
+    }
+}
+
+/// The bin `cargo run` builds when it is given no `--bin`/`--example`: the selected package's
+/// `default-run`, else its only bin (cargo refuses to guess among several).
+pub fn default_bin(s: &Session) -> Option<String> {
+    if s.command.subcommand != "run" {
+        return None;
+    }
+    let meta = &s.ws.metadata;
+    let pkg = match s.command.packages.first() {
+        Some(name) => meta
+            .packages
+            .iter()
+            .find(|p| p.name.as_str() == name && meta.workspace_members.contains(&p.id))?,
+        None => meta.root_package().or_else(|| {
+            // In a virtual workspace, the member whose directory holds the current one.
+            meta.workspace_packages()
+                .into_iter()
+                .filter(|p| {
+                    p.manifest_path
+                        .parent()
+                        .is_some_and(|d| s.cwd.starts_with(d.as_std_path()))
+                })
+                .max_by_key(|p| p.manifest_path.as_str().len())
+        })?,
+    };
+    if let Some(name) = &pkg.default_run {
+        return Some(name.clone());
+    }
+    let mut bins = pkg
+        .targets
+        .iter()
+        .filter(|t| t.kind.iter().any(|k| k.to_string() == "bin"));
+    match (bins.next(), bins.next()) {
+        (Some(bin), None) => Some(bin.name.clone()),
+        _ => None,
+    }
+}
