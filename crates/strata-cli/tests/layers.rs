@@ -168,9 +168,11 @@ fn concurrent_pushers_of_two_scopes_lose_nothing() {
     let c3 = w.checkout("three");
     let r = third.run(&c3, &["build"]).ok();
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
-    // The clippy layers restore beside the build's units: nothing compiles.
+    // The clippy layers restore beside the build's units. No dependency compiles; fx-app's build
+    // script (no rerun-if-changed: cargo keeps its package's newest mtime by value) may run again,
+    // since the two layers come from checkouts whose files had different mtimes.
     let r = third.run(&c3, &["clippy"]).ok();
-    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    assert!(only_members(&r), "{}", r.stderr);
     assert!(r.stderr.contains("Pulled deps/"), "{}", r.stderr);
     third.verify_store();
 }
