@@ -5,6 +5,8 @@ let
   lib = {
     inherit (core) backend;
     filterCargoSources = import ../filterCargoSources.nix;
+    # The skeleton's files, computed at evaluation time: { files = { "<rel path>" = "<content>"; }; }.
+    skeletonFiles = import ./skeleton.nix { toml = import ./toml.nix; };
     cleanCargoSource = import ../cleanCargoSource.nix { inherit lib; };
     vendorCargoDeps = import ../vendorCargoDeps.nix { inherit core; };
     mkDummySrc = import ../mkDummySrc.nix { inherit core lib; };
