@@ -5,8 +5,11 @@ let
   lib = {
     inherit (core) backend;
     filterCargoSources = import ../filterCargoSources.nix;
+    # The skeleton's files, computed at evaluation time: { files = { "<rel path>" = "<content>"; }; }.
+    skeletonFiles = import ./skeleton.nix { toml = import ./toml.nix; };
     cleanCargoSource = import ../cleanCargoSource.nix { inherit lib; };
-    vendorCargoDeps = import ../vendorCargoDeps.nix { inherit core; };
+    vendorCargoDeps = import ../vendorCargoDeps.nix { inherit lib; };
+    vendorMultipleCargoDeps = import ../vendorMultipleCargoDeps.nix { inherit core; };
     mkDummySrc = import ../mkDummySrc.nix { inherit core lib; };
     buildDepsOnly = import ../buildDepsOnly.nix { inherit core lib; };
     mkCargoDerivation = import ../mkCargoDerivation.nix { inherit core lib; };
@@ -14,6 +17,7 @@ let
     buildPackage = import ../buildPackage.nix { inherit core lib; };
     cargoClippy = import ../cargoClippy.nix { inherit core lib; };
     cargoTest = import ../cargoTest.nix { inherit core lib; };
+    cargoDocTest = import ../cargoDocTest.nix { inherit core lib; };
     cargoNextest = import ../cargoNextest.nix { inherit core lib; };
     cargoDoc = import ../cargoDoc.nix { inherit core lib; };
     cargoFmt = import ../cargoFmt.nix { inherit core lib; };

@@ -189,3 +189,66 @@ pub fn nix_references(path: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// `nix-build FILE -A ATTR` with import from derivation disabled: evaluation may build nothing.
+/// Returns the output path.
+#[track_caller]
+pub fn nix_build_no_ifd(file: &Path, attr: &str) -> String {
+    let out = nix_command("nix-build")
+        .args(["--option", "allow-import-from-derivation", "false"])
+        .arg(file)
+        .args(["-A", attr, "--no-out-link"])
+        .output()
+        .expect("spawn nix-build");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "nix-build {} -A {attr} (IFD off) failed:\n{stderr}",
+        file.display()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().last().unwrap_or_default().trim().to_string()
+}
+
+/// `nix-instantiate FILE -A ATTR…` with import from derivation disabled; returns the .drv paths in
+/// the order of `attrs`. Panics with nix's output when evaluation fails.
+#[track_caller]
+pub fn nix_instantiate_no_ifd(file: &Path, attrs: &[&str]) -> Vec<String> {
+    let mut c = nix_command("nix-instantiate");
+    c.args(["--option", "allow-import-from-derivation", "false"])
+        .arg(file);
+    for a in attrs {
+        c.args(["-A", a]);
+    }
+    let out = c.output().expect("spawn nix-instantiate");
+    assert!(
+        out.status.success(),
+        "nix-instantiate {} {attrs:?} with allow-import-from-derivation = false failed:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| l.ends_with(".drv"))
+        .collect()
+}
+
+/// `nix-instantiate --eval FILE -A ATTR` (import from derivation disabled) of a string attribute.
+#[track_caller]
+pub fn nix_eval_string_no_ifd(file: &Path, attr: &str) -> String {
+    let out = nix_command("nix-instantiate")
+        .args(["--option", "allow-import-from-derivation", "false"])
+        .args(["--eval", "--json"])
+        .arg(file)
+        .args(["-A", attr])
+        .output()
+        .expect("spawn nix-instantiate");
+    assert!(
+        out.status.success(),
+        "nix-instantiate --eval {} -A {attr} failed:\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON string")
+}
