@@ -24,6 +24,8 @@ pub struct Pre {
     base: Option<(ObjectId, Manifest)>,
     pub started: FileTime,
     filter: SourceFilter,
+    /// The `sources` key part as cargo is about to see the sources.
+    sources: String,
 }
 
 pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary) -> Option<Pre> {
@@ -39,6 +41,7 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         }
     };
     let hashed = strata_layer::hash_sources(files);
+    let sources = sources_part(&hashed, &filter);
     let local = s.ws.local_names();
     // Only the local packages' own units are read here (not the whole target dir).
     let scan_local =
@@ -57,9 +60,8 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
     let mut base = None;
     let mut mode = AlignMode::Warm;
     if !local_present && opts.restore {
-        let sources = sources_part(&hashed, &filter);
         let mut parts = s.parts.clone();
-        parts.insert("sources", sources);
+        parts.insert("sources", sources.clone());
         let key = parts.crates_key();
         let found = find(s, &candidates(s, LayerKind::Crates, &key), rep);
         if let Some(Restored {
@@ -106,7 +108,7 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         ));
     }
     if local_present && opts.restore {
-        restore_beside(s, &hashed, &filter, rep, summary);
+        restore_beside(s, &hashed, &sources, rep, summary);
     }
     // Inputs named by the base layer's units stay inputs (e.g. a README pulled in by include_str!).
     let referenced: HashSet<(String, String)> = base
@@ -121,6 +123,7 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         base,
         started,
         filter,
+        sources,
     })
 }
 
@@ -132,12 +135,12 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
 fn restore_beside(
     s: &Session,
     hashed: &[(SourceFile, Option<ObjectId>)],
-    filter: &SourceFilter,
+    sources: &str,
     rep: &Reporter,
     summary: &mut Summary,
 ) {
     let mut parts = s.parts.clone();
-    parts.insert("sources", sources_part(hashed, filter));
+    parts.insert("sources", sources);
     let name = refs::exact(LayerKind::Crates, &parts.crates_key(), s.scope);
     let Some((_, m)) = lookup(s, &name, rep) else {
         return;
@@ -202,6 +205,9 @@ fn save(
     rep: &Reporter,
     summary: &mut Summary,
 ) -> Result<(), SaveError> {
+    if let Some(id) = unchanged(s, &pre, used) {
+        return point_refs(s, &pre.sources, &id, summary);
+    }
     let scan = match scan {
         Some(scan) => scan,
         None => scan.insert(strata_layer::scan(&s.ws.build_dir, Some(&s.profiles))?),
@@ -245,11 +251,6 @@ fn save(
     let mut parts = s.parts.clone();
     parts.insert("sources", sources_part(&hashed, &pre.filter));
     let key = parts.crates_key();
-    let names = vec![
-        refs::exact(LayerKind::Crates, &key, s.scope),
-        refs::latest(&s.project, &s.config_id(), LayerKind::Crates, s.scope),
-        refs::last(&s.project),
-    ];
 
     // The base layer of this very key and scope: what this run did not use stays in the layer.
     let same_layer = pre
@@ -265,27 +266,69 @@ fn save(
         && m.sources == stamps
         && same_files(m, &files, keep.len())
     {
-        for name in &names {
-            s.store.set_ref(name, id)?;
-        }
-        summary.refs.extend(names);
-        write_last(s, id)?;
-        return Ok(());
+        return point_refs(s, &sources_part(&hashed, &pre.filter), id, summary);
     }
 
     let known: Vec<&Manifest> = pre.base.iter().map(|(_, m)| m).collect();
     let layer = NewLayer {
         kind: LayerKind::Crates,
+        refs: ref_names(s, &key),
         key,
         parent: deps,
         sources: stamps,
         meta: parts.to_meta(),
-        refs: names,
         keep,
         known: &known,
     };
     let (id, _) = save_layer(s, layer, &s.ws.build_dir, &files, rep, summary)?;
     write_last(s, &id)?;
+    Ok(())
+}
+
+/// The base layer, when this run changed nothing it describes (cargo compiled nothing, the
+/// sources are as the layer stamped them, the layer has every local unit cargo used, and it is
+/// of this very key and scope): a noop needs neither a scan of the build dir nor a new hash of
+/// the sources.
+fn unchanged(s: &Session, pre: &Pre, used: &Used) -> Option<ObjectId> {
+    let (id, m) = pre.base.as_ref()?;
+    let mut parts = s.parts.clone();
+    parts.insert("sources", pre.sources.clone());
+    let same = !used.compiled
+        && used.uplifted.is_some()
+        && m.key == parts.crates_key()
+        && m.meta.get("scope").map(String::as_str) == Some(s.scope)
+        && m.sources == pre.stamps
+        && used.local.is_subset(&crate::save::unit_ids(m));
+    same.then_some(*id)
+}
+
+fn ref_names(s: &Session, key: &str) -> Vec<String> {
+    vec![
+        refs::exact(LayerKind::Crates, key, s.scope),
+        refs::latest(&s.project, &s.config_id(), LayerKind::Crates, s.scope),
+        refs::last(&s.project),
+    ]
+}
+
+/// Point this run's refs at layer `id` (those that point elsewhere), and this build dir's record.
+fn point_refs(
+    s: &Session,
+    sources: &str,
+    id: &ObjectId,
+    summary: &mut Summary,
+) -> Result<(), SaveError> {
+    let mut parts = s.parts.clone();
+    parts.insert("sources", sources);
+    let names = ref_names(s, &parts.crates_key());
+    for name in &names {
+        if s.store.get_ref(name).ok().flatten().as_ref() != Some(id) {
+            s.store.set_ref(name, id)?;
+        }
+    }
+    summary.refs.extend(names);
+    if read_last(s).as_ref() != Some(id) {
+        write_last(s, id)?;
+    }
     Ok(())
 }
 

@@ -20,6 +20,8 @@ pub struct Used {
     /// Paths (relative to the build dir) cargo named for the local units, among them its
     /// uplifted copies (`release/rg`); `None`: every uplifted file counts.
     pub uplifted: Option<BTreeSet<String>>,
+    /// cargo compiled something (or cannot tell).
+    pub compiled: bool,
 }
 
 impl Used {
@@ -31,6 +33,7 @@ impl Used {
             ..Used::default()
         };
         for m in messages {
+            used.compiled |= !m.fresh && !m.build_script_run;
             let Some(unit) =
                 strata_layer::unit_of(&m.paths, &m.target_name, &s.ws.build_dir, &s.ws.target_dir)
             else {
@@ -67,7 +70,10 @@ impl Used {
         };
         let local = s.ws.local_names();
         let brought = restored.map(unit_ids).unwrap_or_default();
-        let mut used = Used::default();
+        let mut used = Used {
+            compiled: true,
+            ..Used::default()
+        };
         for f in &scan.files {
             let Group::Unit { profile, hash } = &f.group else {
                 continue;
