@@ -549,16 +549,21 @@ impl ToolRun<'_> {
                 if let Err(e) = self.kache_start() {
                     warnings.push(format!("kache daemon start failed: {e}"));
                 }
+                let started = std::time::Instant::now();
                 let r = self.exec(
                     self.kache_env(self.cargo_build())?.dir(checkout),
                     scenario,
                     "build",
                 );
-                tool_summary = r.as_ref().ok().and_then(|_| self.kache_stats(checkout));
+                // Stopped first: the daemon drains, and the build's events are all written.
                 self.kache_stop();
                 let o = r?;
                 parts.insert("build".to_string(), o.secs);
                 units = count_units(&o.stderr).count();
+                // A build that compiled nothing asked kache nothing.
+                if units > 0 {
+                    tool_summary = self.kache_stats(checkout, started.elapsed());
+                }
             }
             Tool::Strata => {
                 let bin = self
@@ -755,12 +760,17 @@ impl ToolRun<'_> {
         }
     }
 
-    /// `kache: N hits, M misses, P passthroughs` of the last build in `checkout`, from
-    /// `kache report --last-build --root <checkout> --format json`.
-    fn kache_stats(&self, checkout: &Path) -> Option<String> {
+    /// `kache: N hits, M misses, P passthroughs` of the build just made in `checkout`, from
+    /// `kache report --since <its duration> --root <checkout> --format json`. Not
+    /// `--last-build`: that joins builds of the same root less than five minutes apart into
+    /// one session (a noop would report the cold build's misses). The window, rounded up to
+    /// whole seconds, starts when this build started; the build before it in the same root
+    /// ended earlier, and a daemon restart lies between them.
+    fn kache_stats(&self, checkout: &Path, took: std::time::Duration) -> Option<String> {
+        let since = format!("{}s", took.as_secs_f64().ceil().max(1.0));
         let out = self
             .kache_cmd()?
-            .args(["report", "--last-build", "--format", "json", "--root"])
+            .args(["report", "--since", &since, "--format", "json", "--root"])
             .arg(checkout)
             .run()
             .ok()?;
