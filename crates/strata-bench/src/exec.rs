@@ -42,8 +42,8 @@ pub struct Cmd {
 }
 
 /// Variables that `cargo run`/`cargo test` set for the harness itself, or that would change how
-/// a workload builds (a wrapper, a target dir), must not leak into the measured builds. User
-/// settings for the network and registries stay.
+/// a workload builds (a wrapper, a target dir, a caching tool's settings), must not leak into
+/// the measured builds. User settings for the network and registries stay.
 fn leaks(key: &str) -> bool {
     if let Some(rest) = key.strip_prefix("CARGO_") {
         let keep = rest == "HOME"
@@ -52,6 +52,10 @@ fn leaks(key: &str) -> bool {
             || rest.starts_with("REGISTRIES_")
             || rest.starts_with("REGISTRY_");
         return !keep;
+    }
+    // mbx and kache read their settings from `MBX_*` and `KACHE_*`: the harness sets its own.
+    if key.starts_with("MBX_") || key.starts_with("KACHE_") {
+        return true;
     }
     matches!(
         key,

@@ -60,6 +60,38 @@ pub fn dir_bytes(path: &Path) -> u64 {
     entries.flatten().map(|e| dir_bytes(&e.path())).sum()
 }
 
+/// Like [`dir_bytes`], but a file with several hard links under `path` counts once (by device
+/// and inode): the size of a cache that hard-links its entries (into itself or into target
+/// dirs) without counting the same bytes twice.
+pub fn dir_bytes_unique(path: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    unique_bytes(path, &mut seen)
+}
+
+fn unique_bytes(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return if meta.nlink() <= 1 || seen.insert((meta.dev(), meta.ino())) {
+            meta.len()
+        } else {
+            0
+        };
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| unique_bytes(&e.path(), seen))
+        .sum()
+}
+
 pub fn remove_dir_if_exists(path: &Path) -> Result<()> {
     match fs::remove_dir_all(path) {
         Ok(()) => Ok(()),

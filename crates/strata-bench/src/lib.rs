@@ -1,5 +1,5 @@
-//! strata-bench: runs scenarios × workloads × tools (native cargo, cargo-chef, sccache, strata)
-//! and writes a report. A benchmark, not a test: nothing here asserts a time.
+//! strata-bench: runs scenarios × workloads × tools (native cargo, cargo-chef, sccache, mbx,
+//! kache, strata) and writes a report. A benchmark, not a test: nothing here asserts a time.
 
 pub mod edits;
 pub mod error;

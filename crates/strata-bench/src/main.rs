@@ -21,7 +21,7 @@ fn repo() -> PathBuf {
 #[derive(Parser)]
 #[command(
     name = "strata-bench",
-    about = "Benchmark strata against native cargo, cargo-chef and sccache"
+    about = "Benchmark strata against native cargo, cargo-chef, sccache, mbx and kache"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -75,7 +75,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Install cargo-chef and sccache with `cargo install --locked` if missing.
+    /// Install cargo-chef, sccache, mbx and kache with `cargo install` if missing.
     InstallTools,
 }
 
@@ -165,9 +165,17 @@ fn main() -> anyhow::Result<()> {
             eprintln!("report: {} and {}", md.display(), html.display());
         }
         Command::InstallTools => {
-            let versions = tools::install_tools(&[Tool::Chef, Tool::Sccache])?;
-            for (name, v) in versions {
+            let installed =
+                tools::install_tools(&[Tool::Chef, Tool::Sccache, Tool::Mbx, Tool::Kache]);
+            for (name, v) in &installed.versions {
                 println!("{name}: {v}");
+            }
+            if !installed.missing.is_empty() {
+                for reason in installed.missing.values() {
+                    eprintln!("{reason}");
+                }
+                let names: Vec<&str> = installed.missing.keys().map(|t| t.id()).collect();
+                bail!("not installed: {}", names.join(", "));
             }
         }
     }

@@ -30,17 +30,30 @@ pub enum Tool {
     Native,
     Chef,
     Sccache,
+    /// mr boxington (`mbx build`, wrapping cargo).
+    Mbx,
+    /// kache (`RUSTC_WRAPPER=kache`).
+    Kache,
     Strata,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 4] = [Tool::Native, Tool::Chef, Tool::Sccache, Tool::Strata];
+    pub const ALL: [Tool; 6] = [
+        Tool::Native,
+        Tool::Chef,
+        Tool::Sccache,
+        Tool::Mbx,
+        Tool::Kache,
+        Tool::Strata,
+    ];
 
     pub fn id(self) -> &'static str {
         match self {
             Tool::Native => "native",
             Tool::Chef => "chef",
             Tool::Sccache => "sccache",
+            Tool::Mbx => "mbx",
+            Tool::Kache => "kache",
             Tool::Strata => "strata",
         }
     }
@@ -50,8 +63,16 @@ impl Tool {
             Tool::Native => "native cargo",
             Tool::Chef => "cargo-chef",
             Tool::Sccache => "sccache",
+            Tool::Mbx => "mbx",
+            Tool::Kache => "kache",
             Tool::Strata => "strata",
         }
+    }
+
+    /// A per-compilation cache behind cargo (a rustc wrapper): cargo still runs every unit it
+    /// finds stale, and the tool answers each `rustc` from its cache.
+    pub fn wraps_rustc(self) -> bool {
+        matches!(self, Tool::Sccache | Tool::Mbx | Tool::Kache)
     }
 }
 

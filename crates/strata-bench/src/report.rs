@@ -277,21 +277,23 @@ the fastest other tool in the same scenario (and which) · units cargo compiled 
 (`Compiling`/`Checking` lines), plus the units compiled to fill the cache (strata's skeleton builds, \
 cargo-chef's cook). cargo-chef's time is `cook + the rest` (prepare, copying the cooked target \
 with its mtimes, build) when it had to cook; in the charts, the lighter start of its bar is the cook. \
-`n/a`: the scenario means nothing for that tool.";
+`n/a`: the scenario means nothing for that tool, or the tool is not installed (the notes say why).";
 
 /// What each scenario means per tool; the same for every workload.
-pub const SCENARIO_NOTES: [&str; 11] = [
+pub const SCENARIO_NOTES: [&str; 14] = [
     "All builds are `cargo build --release --locked` (strata: `strata build --release --locked`, \
-     default `--deps-for all`), each run in fresh copies of the workload with an empty cache; \
-     dependencies are fetched before any timed step.",
+     default `--deps-for all`; mbx: `mbx build --release --locked`), each run in fresh copies of \
+     the workload with an empty cache; dependencies are fetched before any timed step.",
     "clean: native cargo from scratch (the ratio base). cold: a caching tool from an empty cache, \
      filling it: cargo-chef prepares the recipe, cooks it in a directory holding only the recipe, \
-     copies the cooked target in (`cp -a`, mtimes kept, as a Docker layer) and builds; sccache \
-     builds with an empty `SCCACHE_DIR`; strata builds with an empty store, saving its layers.",
+     copies the cooked target in (`cp -a`, mtimes kept, as a Docker layer) and builds; sccache, \
+     mbx and kache build with an empty cache dir; strata builds with an empty store, saving its \
+     layers.",
     "noop: the same build again in the same checkout.",
     "fresh clone: a new copy at another path, new mtimes, no target dir, with the cache the first \
-     build left: cargo-chef copies in the cooked layer of the same recipe and builds; sccache \
-     builds with the warm `SCCACHE_DIR`; strata builds with the warm store. Native: n/a.",
+     build left: cargo-chef copies in the cooked layer of the same recipe and builds; sccache, \
+     mbx and kache build with their warm cache dir (cargo compiles every unit, the tool answers \
+     each `rustc` from its cache); strata builds with the warm store. Native: n/a.",
     "fresh clone + leaf edit: the same with the leaf edit applied before the build.",
     "leaf edit: `// strata-bench edit` appended to the entry file of the most downstream local \
      package, built in the first checkout, after noop (every tool from its warm state).",
@@ -301,12 +303,34 @@ pub const SCENARIO_NOTES: [&str; 11] = [
     "lock bump: `cargo update -p NAME --precise VERSION` of a leaf dependency (a crates.io entry \
      that no other non-local lock entry depends on, with a newer compatible version), then built \
      (after the version bump). cargo-chef cooks again whenever its recipe changes.",
+    "Units: for sccache, mbx and kache, cargo prints a `Compiling` line for every unit it runs, \
+     whether or not the tool then answers it from its cache; their own hit and miss counts are in \
+     the results JSON (`tool_summary`).",
     "Sizes: bytes of the files in the target dir and in the tool's cache dir after its first \
      build (strata: the store holding the dependency layer and the first crate layer; cargo-chef: \
-     the cooked targets; sccache: its cache dir), and how much that cache grew in the lock bump.",
+     the cooked targets; sccache, mbx, kache: their cache dir), and how much that cache grew in \
+     the lock bump. mbx and kache restore outputs into the target dir by hard link where they \
+     can: a file linked several times inside their cache dir counts once there, and the same \
+     bytes also count in the target dir.",
     "sccache runs a fresh server (its own port) for every build, so only its disk cache carries \
      over; incremental compilation is off in release builds anyway, and crates whose build \
      scripts compile C are only partly cacheable by it.",
+    "mbx (`mbx build`, which runs cargo with its compiler shims): `MBX_CACHE_DIR` is the run's \
+     cache dir, and `XDG_CONFIG_HOME` an empty dir, so no global `mbx/config.toml` (no \
+     `remote.url`) applies and only the local store is used; `MBX_TARGET_VIEWS=0` keeps the \
+     target dir in the checkout (no managed target under the cache dir, so a fresh clone starts \
+     with none); `MBX_GC_AUTO=0` (nothing collected during a run); `MBX_DISPLAY=plain`, \
+     `MBX_SUMMARY=short`, `MBX_SAVINGS=off`. Each mbx command starts and stops its own cache \
+     agent.",
+    "kache (`RUSTC_WRAPPER=kache` around plain cargo): `KACHE_CACHE_DIR` is the run's cache \
+     dir and `KACHE_RUNTIME_DIR` (socket, locks, event log) a dir beside it; `KACHE_CONFIG` is \
+     the run's own file with `cache.local_only = true` (the daemon a build starts reads it), \
+     `KACHE_LOCAL_ONLY=1` for the wrapper, and `KACHE_HOST_CONFIG` is empty, so no remote is \
+     used; `KACHE_SEED_NEW_TARGETS=0` (a fresh clone starts with an empty target dir and cargo \
+     runs every unit through the wrapper, as with sccache and mbx); `KACHE_AUTO_GC=0`; \
+     `XDG_CACHE_HOME` in the run's dir (kache's diagnostic log). As for sccache, every build gets \
+     a fresh daemon (`kache daemon start` before the timed build, `kache daemon stop` after), \
+     so only the disk cache carries over.",
 ];
 
 fn md_escape(s: &str) -> String {
@@ -416,6 +440,8 @@ fn color(t: Tool) -> &'static str {
         Tool::Native => "#7f7f7f",
         Tool::Chef => "#d9822b",
         Tool::Sccache => "#3b75c4",
+        Tool::Mbx => "#8e44ad",
+        Tool::Kache => "#c0392b",
         Tool::Strata => "#2e9956",
     }
 }
@@ -502,7 +528,7 @@ pub fn svg_chart(r: &ResultsFile) -> String {
             x + 16.0,
             esc(t.title())
         );
-        x += 120.0;
+        x += 110.0;
     }
     format!(
         "<svg width=\"{width}\" height=\"{y:.0}\" viewBox=\"0 0 {width} {y:.0}\" role=\"img\" aria-label=\"{}\">\n{legend}\n{body}</svg>",

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use crate::edits;
 use crate::error::{BenchError, IoContext, Result};
 use crate::exec::{Cmd, Output};
-use crate::fsutil::{self, dir_bytes};
+use crate::fsutil::{self, dir_bytes, dir_bytes_unique};
 use crate::lockbump::{self, LockBump};
 use crate::machine;
 use crate::model::{
@@ -29,6 +29,9 @@ use crate::workload::{self, Prepared, WorkloadSpec};
 pub const LONG_BUILD_SECS: f64 = 30.0;
 /// sccache's server port for the benchmark, so that a user's own sccache server is not touched.
 const SCCACHE_PORT: &str = "4227";
+/// kache's config file in every run: local caching only (see `ToolRun::kache_config`).
+const KACHE_CONFIG: &str =
+    "# strata-bench: the local store only, no remote.\n[cache]\nlocal_only = true\n";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -170,6 +173,11 @@ pub fn run_workload(
         mut notes,
     } = plan(opts, spec)?;
 
+    for tool in &opts.tools {
+        if let Some(reason) = toolset.missing.get(tool) {
+            notes.push(format!("{}: n/a everywhere: {reason}", tool.id()));
+        }
+    }
     let wanted: BTreeSet<Scenario> = opts.scenarios.iter().copied().collect();
     let mut acc: BTreeMap<(Scenario, Tool), Acc> = BTreeMap::new();
     let mut total = opts.runs.unwrap_or(1).max(1);
@@ -304,6 +312,15 @@ struct ToolRun<'a> {
 impl ToolRun<'_> {
     fn execute(&mut self, wanted: &BTreeSet<Scenario>) -> Vec<(Scenario, Step)> {
         let mut out = Vec::new();
+        let first = first_build(self.tool);
+        if let Some(reason) = self.toolset.missing.get(&self.tool) {
+            // Not installed: every cell of this tool is n/a with the reason, nothing runs.
+            eprintln!("{}: n/a: {reason}", self.label);
+            return std::iter::once(first)
+                .chain(wanted.iter().copied().filter(|&s| s != first))
+                .map(|s| (s, Step::NotApplicable(reason.clone())))
+                .collect();
+        }
         if let Err(e) = fsutil::remove_dir_if_exists(&self.root) {
             let msg = e.to_string();
             return wanted
@@ -311,7 +328,6 @@ impl ToolRun<'_> {
                 .map(|&s| (s, Step::Failed(msg.clone())))
                 .collect();
         }
-        let first = first_build(self.tool);
         let a = self.root.join("a").join(&self.prepared.dir_name);
         let r = workload::checkout(self.prepared, &a).and_then(|()| self.build(&a, first));
         let first_ok = r.is_ok();
@@ -360,6 +376,9 @@ impl ToolRun<'_> {
         }
         if self.tool == Tool::Sccache {
             self.sccache_stop();
+        }
+        if self.tool == Tool::Kache {
+            self.kache_stop();
         }
         if !self.opts.keep_work
             && let Err(e) = fsutil::remove_dir_if_exists(&self.root)
@@ -425,12 +444,29 @@ impl ToolRun<'_> {
     fn cooks(&self) -> PathBuf {
         self.root.join("cooks")
     }
+    /// `MBX_CACHE_DIR`: mbx's store (and its other state: compiler shims, shared `OUT_DIR`s).
+    fn mbx_dir(&self) -> PathBuf {
+        self.root.join("mbx")
+    }
+    /// `KACHE_CACHE_DIR`: kache's store (and its daemon socket, event log).
+    fn kache_dir(&self) -> PathBuf {
+        self.root.join("kache")
+    }
+    /// An empty config home (mbx) or a config file that is never written (kache): no user
+    /// configuration, so no remote, reaches the benchmark.
+    fn config_home(&self) -> PathBuf {
+        self.root.join("config")
+    }
 
     fn cache_bytes(&self) -> Option<u64> {
         match self.tool {
             Tool::Native => None,
             Tool::Chef => Some(dir_bytes(&self.cooks())),
             Tool::Sccache => Some(dir_bytes(&self.sccache_dir())),
+            // Both restore outputs into target dirs by hard link (or reflink) where they can,
+            // and deduplicate blobs: a file with several links counts once.
+            Tool::Mbx => Some(dir_bytes_unique(&self.mbx_dir())),
+            Tool::Kache => Some(dir_bytes_unique(&self.kache_dir())),
             Tool::Strata => Some(dir_bytes(&self.store())),
         }
     }
@@ -492,6 +528,42 @@ impl ToolRun<'_> {
                 let o = r?;
                 parts.insert("build".to_string(), o.secs);
                 units = count_units(&o.stderr).count();
+            }
+            Tool::Mbx => {
+                let cmd = self
+                    .mbx_env(Cmd::new(self.program(&self.toolset.mbx)?))
+                    .args(["build", "--release", "--locked"])
+                    .dir(checkout);
+                let o = self.exec(cmd, scenario, "build")?;
+                parts.insert("build".to_string(), o.secs);
+                units = count_units(&o.stderr).count();
+                tool_summary = o
+                    .stderr
+                    .lines()
+                    .find(|l| l.trim_start().starts_with("mbx[cache]:"))
+                    .map(|l| l.trim().to_string());
+            }
+            Tool::Kache => {
+                // As for sccache: a fresh daemon for each build, started before the timed
+                // build, so that nothing but the disk cache carries over.
+                if let Err(e) = self.kache_start() {
+                    warnings.push(format!("kache daemon start failed: {e}"));
+                }
+                let started = std::time::Instant::now();
+                let r = self.exec(
+                    self.kache_env(self.cargo_build())?.dir(checkout),
+                    scenario,
+                    "build",
+                );
+                // Stopped first: the daemon drains, and the build's events are all written.
+                self.kache_stop();
+                let o = r?;
+                parts.insert("build".to_string(), o.secs);
+                units = count_units(&o.stderr).count();
+                // A build that compiled nothing asked kache nothing.
+                if units > 0 {
+                    tool_summary = self.kache_stats(checkout, started.elapsed());
+                }
             }
             Tool::Strata => {
                 let bin = self
@@ -600,6 +672,120 @@ impl ToolRun<'_> {
             .dir(&dir);
         let o = self.exec(cmd, scenario, "cook")?;
         Ok((dir, Some(o)))
+    }
+
+    fn program<'p>(&self, p: &'p Option<PathBuf>) -> Result<&'p PathBuf> {
+        p.as_ref()
+            .ok_or_else(|| BenchError::Other(format!("{} is not installed", self.tool.title())))
+    }
+
+    /// mbx as its docs set it up for a local cache: `MBX_CACHE_DIR` is this run's cache dir,
+    /// and the global config file is looked up in an empty `XDG_CONFIG_HOME`, so no
+    /// `remote.url` (and no other user setting) applies; without one, mbx uses only the local
+    /// store. Target views are off, so the target dir stays `<checkout>/target` as for the
+    /// other tools (a fresh clone starts without one); automatic collection is off, so
+    /// nothing is evicted during a run (sccache gets a 10 GiB cache for the same reason).
+    /// Plain output and the one-line summary, which the harness keeps.
+    fn mbx_env(&self, cmd: Cmd) -> Cmd {
+        cmd.env("MBX_CACHE_DIR", self.mbx_dir())
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env("MBX_TARGET_VIEWS", "0")
+            .env("MBX_GC_AUTO", "0")
+            .env("MBX_DISPLAY", "plain")
+            .env("MBX_SUMMARY", "short")
+            .env("MBX_SAVINGS", "off")
+    }
+
+    /// kache as a `RUSTC_WRAPPER`, set up as its docs describe for a local-only cache.
+    fn kache_env(&self, cmd: Cmd) -> Result<Cmd> {
+        let p = self.program(&self.toolset.kache)?;
+        let config = self.kache_config()?;
+        Ok(self.kache_settings(cmd.env("RUSTC_WRAPPER", p), &config))
+    }
+
+    /// kache's config file for this run: `local_only` set, so that no remote is used, also by
+    /// the daemon a build starts (which drops `KACHE_LOCAL_ONLY` from its environment).
+    fn kache_config(&self) -> Result<PathBuf> {
+        let dir = self.config_home();
+        let path = dir.join("kache.toml");
+        if !path.is_file() {
+            fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
+            fs::write(&path, KACHE_CONFIG).ctx(|| format!("writing {}", path.display()))?;
+        }
+        Ok(path)
+    }
+
+    /// `KACHE_CACHE_DIR` is this run's cache dir; `KACHE_RUNTIME_DIR` (socket, locks, event
+    /// log) is beside it, so the cache dir holds the store only; `KACHE_CONFIG` is the file
+    /// above and `KACHE_HOST_CONFIG` is empty (no `/etc/kache/config.toml`); `KACHE_LOCAL_ONLY`
+    /// for the wrapper itself. `XDG_CACHE_HOME` is the run's dir too, so that kache's
+    /// diagnostic log (kept in the default cache dir) does not land in the user's. Seeding new
+    /// target dirs from other checkouts is off: a fresh clone starts with an empty target dir
+    /// and cargo runs every unit through the wrapper, as with sccache and mbx. Automatic GC is
+    /// off, so nothing is evicted during a run.
+    fn kache_settings(&self, cmd: Cmd, config: &Path) -> Cmd {
+        cmd.env("KACHE_CACHE_DIR", self.kache_dir())
+            .env("KACHE_RUNTIME_DIR", self.root.join("kache-runtime"))
+            .env("KACHE_CONFIG", config)
+            .env("KACHE_HOST_CONFIG", "")
+            .env("KACHE_LOCAL_ONLY", "1")
+            .env("KACHE_SEED_NEW_TARGETS", "0")
+            .env("KACHE_AUTO_GC", "0")
+            .env("XDG_CACHE_HOME", self.root.join("xdg-cache"))
+    }
+
+    /// A `kache` command with this run's settings.
+    fn kache_cmd(&self) -> Option<Cmd> {
+        let p = self.toolset.kache.as_ref()?;
+        let config = self.kache_config().ok()?;
+        Some(self.kache_settings(Cmd::new(p), &config))
+    }
+
+    /// `kache daemon start` (it waits until the daemon is ready) after stopping any daemon of
+    /// this run. When it fails, the build starts one itself.
+    fn kache_start(&self) -> Result<()> {
+        self.kache_stop();
+        let cmd = self
+            .kache_cmd()
+            .ok_or_else(|| BenchError::Other("kache is not installed".into()))?;
+        cmd.args(["daemon", "start"]).run_ok().map(|_| ())
+    }
+
+    /// Stop kache's daemon if one runs, so that only the disk cache carries over from one
+    /// build to the next, as for sccache's server.
+    fn kache_stop(&self) {
+        if let Some(cmd) = self.kache_cmd() {
+            // Fails when no daemon runs: that is fine.
+            let _ = cmd.args(["daemon", "stop"]).run();
+        }
+    }
+
+    /// `kache: N hits, M misses, P passthroughs` of the build just made in `checkout`, from
+    /// `kache report --since <its duration> --root <checkout> --format json`. Not
+    /// `--last-build`: that joins builds of the same root less than five minutes apart into
+    /// one session (a noop would report the cold build's misses). The window, rounded up to
+    /// whole seconds, starts when this build started; the build before it in the same root
+    /// ended earlier, and a daemon restart lies between them.
+    fn kache_stats(&self, checkout: &Path, took: std::time::Duration) -> Option<String> {
+        let since = format!("{}s", took.as_secs_f64().ceil().max(1.0));
+        let out = self
+            .kache_cmd()?
+            .args(["report", "--since", &since, "--format", "json", "--root"])
+            .arg(checkout)
+            .run()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+        let s = v.get("summary")?;
+        let n = |k: &str| s.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        Some(format!(
+            "kache: {} hits, {} misses, {} passthroughs",
+            n("local_hits") + n("prefetch_hits") + n("remote_hits"),
+            n("misses"),
+            n("passthroughs")
+        ))
     }
 
     fn sccache_env(&self, cmd: Cmd) -> Cmd {

@@ -8,13 +8,19 @@ use crate::exec::Cmd;
 use crate::model::Tool;
 
 /// The programs the harness runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Toolset {
     /// Only when strata is among the tools.
     pub strata: Option<PathBuf>,
     pub sccache: Option<PathBuf>,
-    /// Tool name → version line (`cargo-chef 0.1.71`, `sccache 0.10.0`, `strata 0.1.0`).
+    pub mbx: Option<PathBuf>,
+    pub kache: Option<PathBuf>,
+    /// Tool name → version line (`cargo-chef 0.1.71`, `sccache 0.10.0`, `mbx 1.29.1`,
+    /// `kache 2.0.0`, `strata 0.1.0`).
     pub versions: BTreeMap<String, String>,
+    /// Selected tools that are not installed and could not be installed (or do not run), with
+    /// the reason: every scenario of theirs is reported n/a with it.
+    pub missing: BTreeMap<Tool, String>,
 }
 
 /// `name` in `PATH` or in cargo's bin dir (where `cargo install` puts it).
@@ -54,37 +60,101 @@ pub fn sccache_version(path: &Path) -> Option<String> {
     version_of(Cmd::new(path).arg("--version"))
 }
 
-/// `cargo install --locked <krate>`.
-fn install(krate: &str) -> Result<()> {
-    eprintln!("strata-bench: installing {krate} with `cargo install --locked {krate}`");
-    Cmd::cargo()
-        .args(["install", "--locked", krate])
-        .run_ok()
-        .map(|_| ())
+/// How a peer tool is installed: the program and the `cargo install` arguments.
+pub struct Install {
+    pub program: &'static str,
+    pub args: &'static [&'static str],
 }
 
-/// Install cargo-chef and sccache if missing; returns their versions.
-pub fn install_tools(tools: &[Tool]) -> Result<BTreeMap<String, String>> {
-    let mut versions = BTreeMap::new();
-    if tools.contains(&Tool::Chef) {
-        if chef_version().is_none() {
-            install("cargo-chef")?;
+/// The install command of each peer tool (strata is built from this repository).
+pub fn install_command(tool: Tool) -> Option<Install> {
+    let (program, args): (&str, &[&str]) = match tool {
+        Tool::Chef => ("cargo-chef", &["install", "--locked", "cargo-chef"]),
+        Tool::Sccache => ("sccache", &["install", "--locked", "sccache"]),
+        Tool::Mbx => (
+            "mbx",
+            &["install", "--locked", "mbx", "--version", "1.29.1"],
+        ),
+        // Not `--locked`: one crate version pinned in kache 2.0.0's shipped lock is missing
+        // from the registry, so a locked install fails; cargo resolves the versions instead.
+        Tool::Kache => ("kache", &["install", "kache", "--version", "2.0.0"]),
+        Tool::Native | Tool::Strata => return None,
+    };
+    Some(Install { program, args })
+}
+
+/// `cargo <args>`; on failure, the end of its output as the reason.
+fn install(how: &Install) -> std::result::Result<(), String> {
+    let shown = format!("cargo {}", how.args.join(" "));
+    eprintln!("strata-bench: installing {} with `{shown}`", how.program);
+    Cmd::cargo()
+        .args(how.args)
+        .run_ok()
+        .map(|_| ())
+        .map_err(|e| format!("`{shown}` failed: {e}"))
+}
+
+/// The program of `tool` (`cargo chef` for cargo-chef) and its version line, if it runs.
+pub fn probe(tool: Tool) -> Option<(Option<PathBuf>, String)> {
+    match tool {
+        Tool::Chef => chef_version().map(|v| (None, v)),
+        Tool::Sccache | Tool::Mbx | Tool::Kache => {
+            let how = install_command(tool)?;
+            let path = find_program(how.program)?;
+            let v = version_of(Cmd::new(&path).arg("--version"))?;
+            Some((Some(path), v))
         }
-        let v = chef_version()
-            .ok_or_else(|| BenchError::Other("cargo chef does not run after install".into()))?;
-        versions.insert("cargo-chef".into(), v);
+        Tool::Native | Tool::Strata => None,
     }
-    if tools.contains(&Tool::Sccache) {
-        if find_program("sccache").is_none() {
-            install("sccache")?;
+}
+
+/// What [`install_tools`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Installed {
+    pub paths: BTreeMap<Tool, PathBuf>,
+    /// Tool name → version line.
+    pub versions: BTreeMap<String, String>,
+    /// Tools that are still missing, with the reason.
+    pub missing: BTreeMap<Tool, String>,
+}
+
+/// Install the selected peer tools (cargo-chef, sccache, mbx, kache) that are missing, with
+/// [`install_command`]. A tool that cannot be installed is not an error: it is returned in
+/// `missing` with the reason.
+pub fn install_tools(tools: &[Tool]) -> Installed {
+    let mut out = Installed::default();
+    for &tool in tools {
+        let Some(how) = install_command(tool) else {
+            continue;
+        };
+        let found = match probe(tool) {
+            Some(f) => Ok(f),
+            None => install(&how).and_then(|()| {
+                probe(tool).ok_or_else(|| {
+                    format!(
+                        "`{}` is not found or does not run after `cargo {}`",
+                        how.program,
+                        how.args.join(" ")
+                    )
+                })
+            }),
+        };
+        match found {
+            Ok((path, version)) => {
+                // `cargo chef` names itself `cargo-chef 0.1.71`; the others `name x.y.z`.
+                out.versions.insert(how.program.to_string(), version);
+                if let Some(p) = path {
+                    out.paths.insert(tool, p);
+                }
+            }
+            Err(reason) => {
+                eprintln!("strata-bench: {} is not available: {reason}", tool.id());
+                out.missing
+                    .insert(tool, format!("{} is not installed: {reason}", tool.title()));
+            }
         }
-        let path = find_program("sccache")
-            .ok_or_else(|| BenchError::Other("sccache is not found after install".into()))?;
-        let v = sccache_version(&path)
-            .ok_or_else(|| BenchError::Other("sccache --version failed".into()))?;
-        versions.insert("sccache".into(), v);
     }
-    Ok(versions)
+    out
 }
 
 /// The strata binary: `explicit`, else `<repo>/target/release/strata`, built with
@@ -106,9 +176,15 @@ pub fn strata_binary(repo: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
     Ok(repo.join("target/release/strata"))
 }
 
-/// Everything the selected tools need, installed if missing, with versions.
+/// Everything the selected tools need, installed if missing, with versions. Peer tools that
+/// cannot be installed are left in `missing`; only a strata binary that cannot be built is an
+/// error.
 pub fn toolset(repo: &Path, tools: &[Tool], strata: Option<&Path>) -> Result<Toolset> {
-    let mut versions = install_tools(tools)?;
+    let Installed {
+        mut paths,
+        mut versions,
+        missing,
+    } = install_tools(tools);
     let strata = if tools.contains(&Tool::Strata) {
         let bin = strata_binary(repo, strata)?;
         let v = version_of(Cmd::new(&bin).arg("--version"))
@@ -120,7 +196,10 @@ pub fn toolset(repo: &Path, tools: &[Tool], strata: Option<&Path>) -> Result<Too
     };
     Ok(Toolset {
         strata,
-        sccache: find_program("sccache"),
+        sccache: paths.remove(&Tool::Sccache),
+        mbx: paths.remove(&Tool::Mbx),
+        kache: paths.remove(&Tool::Kache),
         versions,
+        missing,
     })
 }

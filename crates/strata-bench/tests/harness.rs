@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use strata_bench::edits::{self, LEAF_EDIT, README_EDIT};
 use strata_bench::exec::Cmd;
 use strata_bench::lockbump::{self, LockEntry};
+use strata_bench::machine;
 use strata_bench::model::{Outcome, ResultsFile, Scenario, Stat, Tool};
 use strata_bench::project::{self, Member};
 use strata_bench::report;
+use strata_bench::runner::{self, Options};
+use strata_bench::tools::{self, Toolset};
 use strata_bench::units::count_units;
 use strata_bench::workload::{self, Source, WorkloadSpec};
 
@@ -518,4 +521,149 @@ fn ratios_are_computed_from_medians() {
         r.cell(Scenario::FreshClone, Tool::Strata),
         Some(Outcome::Failed { .. })
     ));
+}
+
+/// Options for a run of the harness on a local workload, with work and results in `dir`.
+fn run_options(dir: &Path, tools: &[Tool], scenarios: &[Scenario]) -> Options {
+    Options {
+        repo: Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
+        work: dir.join("work"),
+        out: dir.join("out"),
+        tools: tools.to_vec(),
+        scenarios: scenarios.to_vec(),
+        runs: Some(1),
+        lock_bump: None,
+        keep_work: true,
+    }
+}
+
+#[test]
+fn peer_tools_install_as_pinned() {
+    let args = |t: Tool| tools::install_command(t).map(|i| (i.program, i.args.join(" ")));
+    assert_eq!(
+        args(Tool::Mbx),
+        Some(("mbx", "install --locked mbx --version 1.29.1".to_string()))
+    );
+    assert_eq!(
+        args(Tool::Kache),
+        Some(("kache", "install kache --version 2.0.0".to_string()))
+    );
+    assert_eq!(
+        args(Tool::Sccache),
+        Some(("sccache", "install --locked sccache".to_string()))
+    );
+    assert!(args(Tool::Native).is_none() && args(Tool::Strata).is_none());
+    // The new tools are selectable by name and part of the default set.
+    assert_eq!(Tool::ALL.len(), 6);
+    for (t, id) in [(Tool::Mbx, "mbx"), (Tool::Kache, "kache")] {
+        assert_eq!(t.id(), id);
+        assert!(t.wraps_rustc());
+        assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{id}\""));
+    }
+}
+
+#[test]
+fn a_tool_that_is_not_installed_is_na_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tiny_workspace(tmp.path());
+    let spec = WorkloadSpec::parse(root.to_str().unwrap(), tmp.path()).unwrap();
+    let reason = "kache is not installed: `cargo install kache --version 2.0.0` failed: offline";
+    let toolset = Toolset {
+        missing: [(Tool::Kache, reason.to_string())].into_iter().collect(),
+        ..Toolset::default()
+    };
+    let opts = run_options(
+        tmp.path(),
+        &[Tool::Kache],
+        &[Scenario::Noop, Scenario::FreshClone],
+    );
+    let machine = machine::collect(&opts.repo, toolset.versions.clone());
+    let path = runner::run_workload(&opts, &toolset, &machine, &spec).unwrap();
+    let r = ResultsFile::read(&path).unwrap();
+    // The first build (cold) is reported too; every cell is n/a with the reason.
+    assert_eq!(
+        r.scenarios,
+        [Scenario::Cold, Scenario::Noop, Scenario::FreshClone]
+    );
+    assert_eq!(r.cells.len(), 3);
+    for c in &r.cells {
+        assert_eq!(
+            c.outcome,
+            Outcome::NotApplicable {
+                reason: reason.to_string()
+            },
+            "{c:?}"
+        );
+    }
+    assert!(r.notes.iter().any(|n| n.contains(reason)), "{:?}", r.notes);
+    // Nothing was built.
+    assert!(!opts.work.join("runs/tiny/kache/a").exists());
+    let (md, _) = report::write_report(&opts.out).unwrap();
+    let md = fs::read_to_string(md).unwrap();
+    assert!(md.contains("| scenario | kache |"), "{md}");
+    assert!(md.contains(reason), "{md}");
+}
+
+/// mbx and kache, when installed, on the tiny workspace: each fills its own cache dir under the
+/// work dir, and a fresh clone (new path, no target dir) compiles every unit through the warm
+/// cache. Skipped, with a message, for a tool that is not installed.
+#[test]
+fn mbx_and_kache_cache_into_their_own_dirs() {
+    let installed: Vec<Tool> = [Tool::Mbx, Tool::Kache]
+        .into_iter()
+        .filter(|&t| {
+            let found = tools::probe(t).is_some();
+            if !found {
+                eprintln!("skipped for {}: not installed", t.id());
+            }
+            found
+        })
+        .collect();
+    if installed.is_empty() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tiny_workspace(tmp.path());
+    let spec = WorkloadSpec::parse(root.to_str().unwrap(), tmp.path()).unwrap();
+    let probe = |t: Tool| tools::probe(t).and_then(|(p, _)| p);
+    let toolset = Toolset {
+        mbx: probe(Tool::Mbx),
+        kache: probe(Tool::Kache),
+        ..Toolset::default()
+    };
+    let opts = run_options(
+        tmp.path(),
+        &installed,
+        &[Scenario::Noop, Scenario::FreshClone],
+    );
+    let machine = machine::collect(&opts.repo, toolset.versions.clone());
+    let path = runner::run_workload(&opts, &toolset, &machine, &spec).unwrap();
+    let r = ResultsFile::read(&path).unwrap();
+    for &t in &installed {
+        let sample = |s: Scenario| match r.cell(s, t) {
+            Some(Outcome::Measured { samples, .. }) => samples[0].clone(),
+            other => panic!("{} / {}: {other:?}", s.id(), t.id()),
+        };
+        let cold = sample(Scenario::Cold);
+        assert_eq!(cold.units, 4, "{}: {cold:?}", t.id());
+        assert!(cold.cache_bytes.unwrap() > 0, "{}: {cold:?}", t.id());
+        assert!(cold.target_bytes > 0);
+        assert_eq!(sample(Scenario::Noop).units, 0, "{}", t.id());
+        // cargo runs every unit of a fresh clone; the tool answers them from its cache.
+        let fresh = sample(Scenario::FreshClone);
+        assert_eq!(fresh.units, 4, "{}: {fresh:?}", t.id());
+        assert!(fresh.target_bytes > 0);
+        // The cache lives in the run's own dir.
+        let cache = opts.work.join("runs/tiny").join(t.id()).join(t.id());
+        assert!(cache.is_dir(), "{}", cache.display());
+        assert!(fs::read_dir(&cache).unwrap().next().is_some());
+    }
+    let mbx_summary = match r.cell(Scenario::FreshClone, Tool::Mbx) {
+        Some(Outcome::Measured { samples, .. }) => samples[0].tool_summary.clone(),
+        _ => None,
+    };
+    if installed.contains(&Tool::Mbx) {
+        let s = mbx_summary.expect("mbx prints its one-line summary");
+        assert!(s.starts_with("mbx[cache]:"), "{s}");
+    }
 }
