@@ -1,50 +1,60 @@
 #!/usr/bin/env python3
-"""Print the README's headline table from bench/results/*.json (figures only from harness runs)."""
+"""Print the README's headline tables from bench/results/*.json (figures only from harness runs).
+
+One table per workload, from the newest results file of that workload: a row per scenario, a
+column per tool (seconds, then units compiled), every tool measured side by side in one run.
+"""
 import glob
 import json
 import os
-import sys
 
 here = os.path.dirname(os.path.abspath(__file__))
-rows = []
+TOOLS = [("native", "cargo"), ("chef", "cargo-chef"), ("sccache", "sccache"), ("mbx", "mbx"),
+         ("kache", "kache"), ("strata", "strata")]
+ROWS = [
+    ("first build (cargo: clean; others: cold, cache filled)", ["clean", "cold"]),
+    ("fresh clone at another path, warm cache", ["fresh-clone"]),
+    ("fresh clone + leaf edit", ["fresh-clone-edit", "leaf-edit"]),
+    ("noop", ["noop"]),
+    ("README edit", ["readme-edit"]),
+    ("`cargo update -p` of a leaf dependency, then build", ["lock-bump"]),
+    ("cache size after the first build", None),
+]
+
+newest = {}
 for path in sorted(glob.glob(os.path.join(here, "results", "*.json"))):
     d = json.load(open(path))
+    newest[d["workload"]["label"]] = d  # sorted by date: the last one wins
+
+for label, d in sorted(newest.items()):
     cells = {(c["scenario"], c["tool"]): c for c in d["cells"]}
+    tools = [(t, name) for t, name in TOOLS if t in d.get("tools", [t for t, _ in TOOLS])]
 
-    def secs(scenario, tool):
-        c = cells.get((scenario, tool))
-        return c["secs"]["median"] if c and c.get("status") == "measured" else None
+    def cell(scenarios, tool):
+        for sc in scenarios:
+            c = cells.get((sc, tool))
+            if c and c.get("status") == "measured":
+                units = c["samples"][0].get("units")
+                u = f", {units} units" if units is not None else ""
+                return f'{c["secs"]["median"]:.2f} s{u}'
+        return "—"
 
-    def units(scenario, tool):
-        c = cells.get((scenario, tool))
-        if not c or c.get("status") != "measured":
-            return None
-        return c["samples"][0].get("units")
+    def size(tool):
+        for sc in ("clean", "cold"):
+            c = cells.get((sc, tool))
+            if c and c.get("status") == "measured":
+                b = c["samples"][0].get("cache_bytes")
+                if b:
+                    return f"{b / 1048576:.0f} MiB"
+        return "—"
 
-    clean = secs("clean", "native")
-    if not clean:
-        continue
-
-    def ratio(a, b):
-        return f"{a / b:.3f}×" if a is not None and b else "—"
-
-    best_other = min(
-        (s for s in (secs("fresh-clone", t) for t in ("chef", "sccache")) if s is not None),
-        default=None,
-    )
-    rows.append(
-        "| {w} | {clean:.1f} s | {cold} | {fc} ({fcb} of best other) | {fce} of native leaf edit | {readme} s, {ru} units | {lock} |".format(
-            w=d["workload"]["label"],
-            clean=clean,
-            cold=ratio(secs("cold", "strata"), clean),
-            fc=ratio(secs("fresh-clone", "strata"), clean),
-            fcb=ratio(secs("fresh-clone", "strata"), best_other),
-            fce=ratio(secs("fresh-clone-edit", "strata"), secs("leaf-edit", "native")),
-            readme=f'{secs("readme-edit", "strata"):.2f}' if secs("readme-edit", "strata") is not None else "—",
-            ru=units("readme-edit", "strata"),
-            lock=ratio(secs("lock-bump", "strata"), clean),
-        )
-    )
-print("| workload | native clean | strata cold (× clean) | fresh clone, warm store (× clean) | fresh clone + leaf edit | README edit | `cargo update -p` (× clean) |")
-print("|---|---|---|---|---|---|---|")
-print("\n".join(rows))
+    print(f"**{label}** ({d['date']}, {d['machine'].get('cores', '?')} cores, one run per cell)\n")
+    print("| scenario | " + " | ".join(name for _, name in tools) + " |")
+    print("|---|" + "---|" * len(tools))
+    for title, scenarios in ROWS:
+        if scenarios is None:
+            row = [size(t) for t, _ in tools]
+        else:
+            row = [cell(scenarios, t) for t, _ in tools]
+        print(f"| {title} | " + " | ".join(row) + " |")
+    print()

@@ -282,7 +282,7 @@ with its mtimes, build) when it had to cook; in the charts, the lighter start of
 /// What each scenario means per tool; the same for every workload.
 pub const SCENARIO_NOTES: [&str; 14] = [
     "All builds are `cargo build --release --locked` (strata: `strata build --release --locked`, \
-     default `--deps-for all`; mbx: `mbx build --release --locked`), each run in fresh copies of \
+     one cargo run whose units become its layers; mbx: `mbx build --release --locked`), each run in fresh copies of \
      the workload with an empty cache; dependencies are fetched before any timed step.",
     "clean: native cargo from scratch (the ratio base). cold: a caching tool from an empty cache, \
      filling it: cargo-chef prepares the recipe, cooks it in a directory holding only the recipe, \
