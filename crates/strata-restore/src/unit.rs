@@ -107,11 +107,12 @@ pub fn restore_layer_newer_than(
     // whose dependency is newer than its own outputs for stale, so this layer's units go in
     // shifted by how much newer than in this layer its units already here are: their order
     // within the layer stays, and none is older than a dependency already here.
-    let shift = units
+    // Which units are here already (read once), and by how much newer than in this layer.
+    let present: Vec<Option<i128>> = units
         .par_iter()
-        .filter_map(|(_, entries)| present_newer_by(target, entries))
-        .max()
-        .unwrap_or(0);
+        .map(|(_, entries)| present_newer_by(target, entries))
+        .collect();
+    let shift = present.iter().flatten().copied().max().unwrap_or(0).max(0);
     let oldest = units.values().flatten().map(|e| e.mtime.as_nanos()).min();
     let shift = match (floor, oldest) {
         (Some(floor), Some(oldest)) => shift.max(floor.as_nanos() + 1 - oldest),
@@ -136,7 +137,11 @@ pub fn restore_layer_newer_than(
     };
     let results: Vec<UnitOutcome> = units
         .par_iter()
-        .map(|entries| w.restore_unit(entries))
+        .zip(&present)
+        .map(|(entries, present)| match present {
+            Some(_) => UnitOutcome::Present,
+            None => w.restore_unit(entries),
+        })
         .collect();
     let mut stats = RestoreStats::default();
     // Blob → the files restored with it now (path in the target dir, mtime).
@@ -214,11 +219,20 @@ pub fn restore_layer_newer_than(
     Ok(stats)
 }
 
-/// For a unit that is present in `target`: how many nanoseconds newer its hash files are there
-/// than in the layer (`None` when it is absent or not newer).
+/// `None` when the unit is absent from `target`; else how many nanoseconds newer its hash files
+/// are there than in the layer (0 or less: not newer).
+///
+/// A unit is there when its hash files are (cargo writes them last too), and none is empty (an
+/// empty one is what a killed writer opened and never wrote): a unit that a killed restore or a
+/// killed cargo left without them is restored again, over what it left. A unit without hash
+/// files in the layer is there when its fingerprint dir is.
 fn present_newer_by(target: &Path, entries: &[&Entry]) -> Option<i128> {
+    let fp = entries.iter().find_map(|e| fingerprint_dir(&e.path))?;
     let mut newer = None;
-    for e in entries.iter().filter(|e| commits_unit(&e.path)) {
+    for e in entries
+        .iter()
+        .filter(|e| e.path.starts_with(&fp) && commits_unit(&e.path))
+    {
         let m = std::fs::symlink_metadata(target.join(&e.path)).ok()?;
         if m.len() == 0 {
             return None;
@@ -226,7 +240,10 @@ fn present_newer_by(target: &Path, entries: &[&Entry]) -> Option<i128> {
         let here = strata_layer::mtime_of(&m).as_nanos() - e.mtime.as_nanos();
         newer = newer.max(Some(here));
     }
-    newer.filter(|n| *n > 0)
+    match newer {
+        Some(n) => Some(n),
+        None => target.join(fp).exists().then_some(0),
+    }
 }
 
 /// Files up to this size whose content is in the layer more than once are read once.
@@ -324,6 +341,7 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    /// Restore a unit that [`present_newer_by`] found absent.
     fn restore_unit(&self, entries: &[&Entry]) -> UnitOutcome {
         // The fingerprint dir is how cargo (and we) know a unit exists.
         let Some(fp_dir) = entries.iter().find_map(|e| fingerprint_dir(&e.path)) else {
@@ -334,24 +352,7 @@ impl Writer<'_> {
         };
         let (mut fingerprints, rest): (Vec<&Entry>, Vec<&Entry>) =
             entries.iter().partition(|e| e.path.starts_with(&fp_dir));
-        // A unit is there when its hash files are (cargo writes them last too): a unit that a
-        // killed restore or a killed cargo left without them is restored again, over what it left.
         let fp_abs = self.target.join(&fp_dir);
-        let mut commits = fingerprints
-            .iter()
-            .filter(|e| commits_unit(&e.path))
-            .peekable();
-        let present = if commits.peek().is_some() {
-            // An empty hash file is one a killed writer opened and never wrote.
-            commits.all(|e| {
-                std::fs::symlink_metadata(self.target.join(&e.path)).is_ok_and(|m| m.len() > 0)
-            })
-        } else {
-            fp_abs.exists()
-        };
-        if present {
-            return UnitOutcome::Present;
-        }
         let made = match self.safe_dirs.ensure_made(&fp_abs) {
             Ok(made) => made,
             Err(err) => return UnitOutcome::Failed(format!("{fp_dir}: {err}")),
