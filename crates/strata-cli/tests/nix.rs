@@ -299,28 +299,7 @@ fn nix_init_writes_a_flake_that_parses_and_builds_with_the_raw_library() {
     // The flake's outputs function, called with stand-ins: the strata input's mkLib gives the
     // raw library, so the very expressions `strata nix init` wrote are built.
     let eval = w.path("eval.nix");
-    std::fs::write(
-        &eval,
-        format!(
-            r#"let
-  flake = import ./ws/flake.nix;
-  raw = {};
-  out = flake.outputs {{
-    self = {{ }};
-    nixpkgs = {{ legacyPackages.x86_64-linux = {{ }}; }};
-    strata = {{ lib.mkLib = pkgs: raw; }};
-  }};
-in
-{{
-  pkg = out.packages.x86_64-linux.default;
-  inherit (out.checks.x86_64-linux) clippy nextest doc fmt;
-  shell = out.devShells.x86_64-linux.default;
-}}
-"#,
-            raw_lib()
-        ),
-    )
-    .expect("write eval.nix");
+    std::fs::write(&eval, flake_outputs_eval()).expect("write eval.nix");
     let pkg = nix_build(&eval, "pkg");
     assert!(run_bin(&format!("{}/bin/fx", pkg.out)).contains("core banner"));
     for check in ["clippy", "fmt"] {

@@ -390,27 +390,7 @@ fn nix_every_function_instantiates_without_import_from_derivation() {
     // The flake of `strata nix init`, its outputs function called with the raw library.
     w.strata(&ws, &["nix", "init"]).ok();
     let eval = w.path("flake-eval.nix");
-    std::fs::write(
-        &eval,
-        format!(
-            r#"let
-  flake = import ./ws/flake.nix;
-  out = flake.outputs {{
-    self = {{ }};
-    nixpkgs = {{ legacyPackages.x86_64-linux = {{ }}; }};
-    strata = {{ lib.mkLib = pkgs: {}; }};
-  }};
-in
-{{
-  pkg = out.packages.x86_64-linux.default;
-  inherit (out.checks.x86_64-linux) clippy nextest doc fmt;
-  shell = out.devShells.x86_64-linux.default;
-}}
-"#,
-            raw_lib()
-        ),
-    )
-    .expect("write flake-eval.nix");
+    std::fs::write(&eval, flake_outputs_eval()).expect("write flake-eval.nix");
     let flake_attrs = ["pkg", "clippy", "nextest", "doc", "fmt", "shell"];
     let drvs = nix_instantiate_no_ifd(&eval, &flake_attrs);
     assert_eq!(drvs.len(), flake_attrs.len(), "{drvs:?}");

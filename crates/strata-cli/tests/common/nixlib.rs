@@ -252,3 +252,27 @@ pub fn nix_eval_string_no_ifd(file: &Path, attr: &str) -> String {
     );
     serde_json::from_slice(&out.stdout).expect("a JSON string")
 }
+
+/// A Nix expression that calls the outputs function of `./ws/flake.nix` (as `strata nix init`
+/// writes it) with stand-ins, the strata input's mkLib giving the raw library: the package, the
+/// checks and the dev shell, as attributes.
+pub fn flake_outputs_eval() -> String {
+    format!(
+        r#"let
+  flake = import ./ws/flake.nix;
+  raw = {};
+  out = flake.outputs {{
+    self = {{ }};
+    nixpkgs = {{ legacyPackages.x86_64-linux = {{ }}; }};
+    strata = {{ lib.mkLib = pkgs: raw; }};
+  }};
+in
+{{
+  pkg = out.packages.x86_64-linux.default;
+  inherit (out.checks.x86_64-linux) clippy nextest doc fmt;
+  shell = out.devShells.x86_64-linux.default;
+}}
+"#,
+        raw_lib()
+    )
+}
