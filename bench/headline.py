@@ -18,7 +18,7 @@ ROWS = [
     ("noop", ["noop"]),
     ("README edit", ["readme-edit"]),
     ("`cargo update -p` of a leaf dependency, then build", ["lock-bump"]),
-    ("cache size after the first build", None),
+    ("cache size after the first build (own: not hard-linked with the target dir)", None),
 ]
 
 newest = {}
@@ -44,8 +44,10 @@ for label, d in sorted(newest.items()):
             c = cells.get((sc, tool))
             if c and c.get("status") == "measured":
                 b = c["samples"][0].get("cache_bytes")
+                own = c["samples"][0].get("cache_own_bytes")
                 if b:
-                    return f"{b / 1048576:.0f} MiB"
+                    extra = f" ({own / 1048576:.0f} MiB own)" if own is not None else ""
+                    return f"{b / 1048576:.0f} MiB{extra}"
         return "—"
 
     print(f"**{label}** ({d['date']}, {d['machine'].get('cores', '?')} cores, one run per cell)\n")

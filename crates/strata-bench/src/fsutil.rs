@@ -68,6 +68,34 @@ pub fn dir_bytes_unique(path: &Path) -> u64 {
     unique_bytes(path, &mut seen)
 }
 
+/// Like [`dir_bytes_unique`], but files that are also under `beside` (the same inode: a hard
+/// link between a cache and a checkout's target dir) count as the checkout's, not the cache's:
+/// the disk a cache adds beyond the target dirs it fills.
+pub fn dir_bytes_unique_beyond(path: &Path, beside: &Path) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    linked_inodes(beside, &mut seen);
+    unique_bytes(path, &mut seen)
+}
+
+/// The (device, inode) of every file under `path` with more than one link.
+fn linked_inodes(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.is_file() {
+        if meta.nlink() > 1 {
+            seen.insert((meta.dev(), meta.ino()));
+        }
+    } else if meta.is_dir()
+        && let Ok(entries) = fs::read_dir(path)
+    {
+        for e in entries.flatten() {
+            linked_inodes(&e.path(), seen);
+        }
+    }
+}
+
 fn unique_bytes(path: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = fs::symlink_metadata(path) else {

@@ -163,6 +163,11 @@ pub struct Sample {
     /// The tool's cache after the step (strata store, sccache dir, cooked targets).
     #[serde(default)]
     pub cache_bytes: Option<u64>,
+    /// The part of `cache_bytes` not shared with the checkout's target dir: files hard-linked
+    /// between the two (strata's linked copies, a peer's hard-linked entries) count as the target
+    /// dir's. The disk the cache adds beyond the build itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_own_bytes: Option<u64>,
     /// Cache growth during this step.
     #[serde(default)]
     pub cache_growth: Option<i64>,

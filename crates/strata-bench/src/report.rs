@@ -232,9 +232,9 @@ fn workload_facts(r: &ResultsFile) -> String {
     )
 }
 
-/// Rows of the sizes table: (tool, target after the first build, cache after it, cache growth
-/// at the lock bump).
-fn sizes(r: &ResultsFile) -> Vec<(Tool, String, String, String)> {
+/// Rows of the sizes table: (tool, target after the first build, cache after it, the part of
+/// the cache not hard-linked with the target dir, cache growth at the lock bump).
+fn sizes(r: &ResultsFile) -> Vec<(Tool, String, String, String, String)> {
     let first_sample = |s: Scenario, t: Tool| match r.cell(s, t) {
         Some(Outcome::Measured { samples, .. }) => samples.first().cloned(),
         _ => None,
@@ -251,6 +251,10 @@ fn sizes(r: &ResultsFile) -> Vec<(Tool, String, String, String)> {
                 .as_ref()
                 .and_then(|s| s.cache_bytes)
                 .map_or("—".into(), fmt_bytes);
+            let own = first
+                .as_ref()
+                .and_then(|s| s.cache_own_bytes)
+                .map_or("—".into(), fmt_bytes);
             let growth = bump.and_then(|s| s.cache_growth).map_or("—".into(), |g| {
                 let pct = first
                     .as_ref()
@@ -261,7 +265,7 @@ fn sizes(r: &ResultsFile) -> Vec<(Tool, String, String, String)> {
                     });
                 format!("{}{pct}", fmt_bytes(g.max(0) as u64))
             });
-            (t, target, cache, growth)
+            (t, target, cache, own, growth)
         })
         .collect()
 }
@@ -368,10 +372,10 @@ pub fn markdown(results: &[ResultsFile]) -> String {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "| tool | target dir after the first build | cache after the first build | cache growth at the lock bump |\n|---|---|---|---|"
+            "| tool | target dir after the first build | cache after the first build | of it, not hard-linked with the target dir | cache growth at the lock bump |\n|---|---|---|---|---|"
         );
-        for (t, target, cache, growth) in sizes(r) {
-            let _ = writeln!(s, "| {} | {target} | {cache} | {growth} |", t.title());
+        for (t, target, cache, own, growth) in sizes(r) {
+            let _ = writeln!(s, "| {} | {target} | {cache} | {own} | {growth} |", t.title());
         }
         let _ = writeln!(s);
         let notes = cell_notes(r);
@@ -586,11 +590,11 @@ pub fn html(results: &[ResultsFile]) -> String {
             }
             s.push_str("</tr>\n");
         }
-        s.push_str("</table>\n<table>\n<tr><th>tool</th><th>target dir after the first build</th><th>cache after the first build</th><th>cache growth at the lock bump</th></tr>\n");
-        for (t, target, cache, growth) in sizes(r) {
+        s.push_str("</table>\n<table>\n<tr><th>tool</th><th>target dir after the first build</th><th>cache after the first build</th><th>of it, not hard-linked with the target dir</th><th>cache growth at the lock bump</th></tr>\n");
+        for (t, target, cache, own, growth) in sizes(r) {
             let _ = writeln!(
                 s,
-                "<tr><td>{}</td><td>{target}</td><td>{cache}</td><td>{growth}</td></tr>",
+                "<tr><td>{}</td><td>{target}</td><td>{cache}</td><td>{own}</td><td>{growth}</td></tr>",
                 esc(t.title())
             );
         }

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use crate::edits;
 use crate::error::{BenchError, IoContext, Result};
 use crate::exec::{Cmd, Output};
-use crate::fsutil::{self, dir_bytes, dir_bytes_unique};
+use crate::fsutil::{self, dir_bytes, dir_bytes_unique, dir_bytes_unique_beyond};
 use crate::lockbump::{self, LockBump};
 use crate::machine;
 use crate::model::{
@@ -458,17 +458,21 @@ impl ToolRun<'_> {
         self.root.join("config")
     }
 
-    fn cache_bytes(&self) -> Option<u64> {
+    fn cache_dir(&self) -> Option<PathBuf> {
         match self.tool {
             Tool::Native => None,
-            Tool::Chef => Some(dir_bytes(&self.cooks())),
-            Tool::Sccache => Some(dir_bytes(&self.sccache_dir())),
-            // Both restore outputs into target dirs by hard link (or reflink) where they can,
-            // and deduplicate blobs: a file with several links counts once.
-            Tool::Mbx => Some(dir_bytes_unique(&self.mbx_dir())),
-            Tool::Kache => Some(dir_bytes_unique(&self.kache_dir())),
-            Tool::Strata => Some(dir_bytes(&self.store())),
+            Tool::Chef => Some(self.cooks()),
+            Tool::Sccache => Some(self.sccache_dir()),
+            Tool::Mbx => Some(self.mbx_dir()),
+            Tool::Kache => Some(self.kache_dir()),
+            Tool::Strata => Some(self.store()),
         }
+    }
+
+    /// The cache dir's size; a file with several links in it counts once (mbx, kache and strata
+    /// may link one file under several names).
+    fn cache_bytes(&self) -> Option<u64> {
+        self.cache_dir().map(|d| dir_bytes_unique(&d))
     }
 
     /// Run `cmd`, write its output to the log, fail on a non-zero exit.
@@ -626,6 +630,7 @@ impl ToolRun<'_> {
             }
         }
         let cache_bytes = self.cache_bytes();
+        let cache_own_bytes = self.cache_dir().map(|d| dir_bytes_unique_beyond(&d, &checkout.join("target")));
         let cache_growth = match (cache_before, cache_bytes) {
             (Some(b), Some(a)) => Some(a as i64 - b as i64),
             _ => None,
@@ -638,6 +643,7 @@ impl ToolRun<'_> {
             setup_units,
             target_bytes: dir_bytes(&checkout.join("target")),
             cache_bytes,
+            cache_own_bytes,
             cache_growth,
             tool_summary,
             warnings,
