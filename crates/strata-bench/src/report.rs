@@ -375,7 +375,11 @@ pub fn markdown(results: &[ResultsFile]) -> String {
             "| tool | target dir after the first build | cache after the first build | of it, not hard-linked with the target dir | cache growth at the lock bump |\n|---|---|---|---|---|"
         );
         for (t, target, cache, own, growth) in sizes(r) {
-            let _ = writeln!(s, "| {} | {target} | {cache} | {own} | {growth} |", t.title());
+            let _ = writeln!(
+                s,
+                "| {} | {target} | {cache} | {own} | {growth} |",
+                t.title()
+            );
         }
         let _ = writeln!(s);
         let notes = cell_notes(r);

@@ -630,7 +630,9 @@ impl ToolRun<'_> {
             }
         }
         let cache_bytes = self.cache_bytes();
-        let cache_own_bytes = self.cache_dir().map(|d| dir_bytes_unique_beyond(&d, &checkout.join("target")));
+        let cache_own_bytes = self
+            .cache_dir()
+            .map(|d| dir_bytes_unique_beyond(&d, &checkout.join("target")));
         let cache_growth = match (cache_before, cache_bytes) {
             (Some(b), Some(a)) => Some(a as i64 - b as i64),
             _ => None,

@@ -495,7 +495,7 @@ fn dev_outside_a_cargo_project_is_a_clear_error() {
         run.stderr
     );
     let bad = strata(&w, &empty, &["env", "--linker", "gold"], &[]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, 2, "a bad flag value is a usage error");
     assert!(
         bad.stderr
             .contains("--linker takes auto, mold, lld or default"),

@@ -250,7 +250,10 @@ fn corrupt_blob_is_caught_and_the_build_goes_on() {
     assert!(r.stderr.contains("not restored"), "{}", r.stderr);
     assert_eq!(run_fx(&b, "debug"), EXPECTED);
     let v = w.strata(&b, &["store", "verify"]);
-    assert_ne!(v.code, 0, "verify must report the flipped blobs");
+    assert_eq!(
+        v.code, 4,
+        "verify must report the flipped blobs as a store problem"
+    );
     assert!(v.stdout.contains("corrupt"), "{}", v.stdout);
     // gc removes the corrupt objects; the store verifies clean again.
     w.strata(&b, &["store", "gc", "--max-size", "10G"]).ok();
@@ -367,7 +370,7 @@ fn cargo_strata_subcommand_and_store_commands() {
     let s = w.strata(&a, &["store", "stats"]).ok();
     assert!(s.stdout.contains("blobs:     0"), "{}", s.stdout);
     let bad = w.strata(&a, &["store", "gc", "--max-size", "lots"]);
-    assert_ne!(bad.code, 0);
+    assert_eq!(bad.code, 2, "a bad size is a usage error: {}", bad.stderr);
     assert!(bad.stderr.contains("lots"), "{}", bad.stderr);
 }
 

@@ -534,7 +534,7 @@ fn a_remote_that_is_down_is_one_warning() {
     assert_eq!(run_fx(&ca, "debug"), EXPECTED);
     // `strata remote check` names the remote that does not answer.
     let r = a.run(&ca, &["remote", "check"]);
-    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(r.code, 5, "a remote that does not answer: {}", r.stdout);
     assert!(r.stdout.contains("error http://127.0.0.1:"), "{}", r.stdout);
     assert!(r.stdout.contains("signing key: team-a:"), "{}", r.stdout);
     let good = Machine::new(

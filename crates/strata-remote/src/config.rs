@@ -101,6 +101,52 @@ pub fn read_secret_key(path: &Path) -> Result<SecretKey, RemoteError> {
     })
 }
 
+/// The public key's file next to a secret key file: `<path>.pub`.
+pub fn public_key_path(secret: &Path) -> PathBuf {
+    let mut p = secret.as_os_str().to_owned();
+    p.push(".pub");
+    PathBuf::from(p)
+}
+
+/// Write a new key pair: the secret key readable by its owner only, the public key beside it
+/// (`<path>.pub`), neither ever half-written. An existing file is kept unless `force`.
+pub fn write_key_pair(path: &Path, key: &SecretKey, force: bool) -> Result<PathBuf, RemoteError> {
+    let pub_path = public_key_path(path);
+    if !force && (path.exists() || pub_path.exists()) {
+        return Err(RemoteError::Config {
+            path: path.to_path_buf(),
+            reason: "already exists; pass --force to replace it (layers signed with the old key \
+                     stop verifying where only it is trusted)"
+                .into(),
+        });
+    }
+    write_atomic(path, &format!("{}\n", key.to_text()), 0o600)?;
+    write_atomic(&pub_path, &format!("{}\n", key.public().to_text()), 0o644)?;
+    Ok(pub_path)
+}
+
+fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), RemoteError> {
+    use std::io::Write;
+    let io = |e| RemoteError::io(path, e);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io)?;
+    }
+    tmp.write_all(text.as_bytes()).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
 impl Config {
     /// Read the config file and the environment (`std::env`).
     pub fn load() -> Result<Config, RemoteError> {

@@ -10,7 +10,7 @@ use strata_dev::config::DevSettings;
 use strata_dev::doctor::Status;
 use strata_dev::{Linker, Preference, shell_quote, target_env};
 
-use crate::{Cli, fail};
+use crate::{Cli, CliError};
 
 #[derive(Args, Debug, Clone)]
 pub struct SetupArgs {
@@ -64,17 +64,18 @@ struct Place {
     host: String,
 }
 
-fn setup(a: &SetupArgs) -> Result<Setup, String> {
+fn setup(a: &SetupArgs) -> Result<Setup, CliError> {
     let pref = Preference::parse(&a.linker).ok_or_else(|| {
-        format!(
+        CliError::usage(format!(
             "--linker takes auto, mold, lld or default, not `{}`",
             a.linker
-        )
+        ))
     })?;
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current dir: {e}"))?;
-    let linker = strata_dev::linker::choose(pref, &cwd).map_err(|e| e.to_string())?;
+    let cwd = super::current_dir()?;
+    let linker =
+        strata_dev::linker::choose(pref, &cwd).map_err(|e| CliError::failed(e.to_string()))?;
     let target_dir = if a.shared_target_dir {
-        Some(strata_dev::shared_target_dir(&cwd).map_err(|e| e.to_string())?)
+        Some(strata_dev::shared_target_dir(&cwd).map_err(|e| CliError::failed(e.to_string()))?)
     } else {
         None
     };
@@ -150,28 +151,22 @@ fn print_exports(exports: &[(String, String)]) {
 }
 
 /// `strata env`: the exports of the dev loop for a shell (`eval "$(strata env)"`).
-pub fn env(a: &SetupArgs) -> ExitCode {
-    let s = match setup(a) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
+pub fn run_env(a: &SetupArgs) -> Result<ExitCode, CliError> {
+    let s = setup(a)?;
     // Outside a workspace there is nothing to set up: say so, as `strata dev` does.
     match s.place().and_then(|_| s.exports(false)) {
         Ok(exports) => print_exports(&exports),
-        Err(e) => return fail(&e),
+        Err(e) => return Err(CliError::failed(e)),
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
+pub fn run_dev(cli: &Cli, a: &DevArgs) -> Result<ExitCode, CliError> {
     if let Some(DevAction::Init) = &a.action {
         return init();
     }
     let rep = Reporter::new(cli.verbosity());
-    let s = match setup(&a.setup) {
-        Ok(s) => s,
-        Err(e) => return fail(&e),
-    };
+    let s = setup(&a.setup)?;
     for p in &s.linker.probes {
         match &p.result {
             Ok(by) => rep.status(
@@ -199,7 +194,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
             .and_then(|p| Ok((p.host.clone(), s.config_path()?)))
         {
             Ok(x) => x,
-            Err(e) => return fail(&e),
+            Err(e) => return Err(CliError::failed(e)),
         };
         let settings = DevSettings {
             host,
@@ -216,12 +211,12 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
                     rep.status("Config", &format!("{}: {c}", path.display()));
                 }
             }
-            Err(e) => return fail(&e.to_string()),
+            Err(e) => return Err(CliError::failed(e.to_string())),
         }
     }
     let exports = match s.exports(a.write) {
         Ok(e) => e,
-        Err(e) => return fail(&e),
+        Err(e) => return Err(CliError::failed(e)),
     };
     // The layers are looked up with the same environment the user's builds will have.
     for (k, v) in &exports {
@@ -298,7 +293,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
         }
     }
     if let Some(e) = not_a_workspace {
-        return fail(&e);
+        return Err(CliError::failed(e));
     }
     if let Some(d) = doctor {
         report_doctor(&rep, d.join());
@@ -306,7 +301,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
     if a.save {
         let code = strata_build::run(&build, &opts, &rep);
         if code != 0 {
-            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+            return Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)));
         }
     }
     if !cli.quiet {
@@ -318,7 +313,7 @@ pub fn dev(cli: &Cli, a: &DevArgs) -> ExitCode {
             eprintln!("  {k}={}", shell_quote(v));
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The toolchain and tools, briefly: only what is not fine (`strata doctor` has the full list).
@@ -353,19 +348,23 @@ fn env_flags(a: &SetupArgs) -> String {
     s
 }
 
-fn init() -> ExitCode {
+fn init() -> Result<ExitCode, CliError> {
     let cwd = match std::env::current_dir() {
         Ok(c) => c,
-        Err(e) => return fail(&format!("cannot read the current dir: {e}")),
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot read the current dir: {e}"
+            )));
+        }
     };
     let root = match strata_dev::workspace_root(&cwd) {
         Ok(r) => r,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return Err(CliError::failed(e.to_string())),
     };
     match strata_dev::nextest::init(&root) {
         Ok(strata_dev::nextest::InitOutcome::Written(p)) => {
             println!("wrote {} (`cargo nextest run -P quick`)", p.display());
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Ok(strata_dev::nextest::InitOutcome::Exists { path, has_quick }) => {
             if has_quick {
@@ -380,21 +379,25 @@ fn init() -> ExitCode {
                     strata_dev::nextest::QUICK_PROFILE
                 );
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(&e.to_string()),
+        Err(e) => Err(CliError::failed(e.to_string())),
     }
 }
 
-pub fn doctor() -> ExitCode {
+pub fn run_doctor() -> Result<ExitCode, CliError> {
     let cwd = match std::env::current_dir() {
         Ok(c) => c,
-        Err(e) => return fail(&format!("cannot read the current dir: {e}")),
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot read the current dir: {e}"
+            )));
+        }
     };
     let root = strata_dev::workspace_root(&cwd).unwrap_or_else(|_| cwd.clone());
     let host = match strata_dev::host_triple(&cwd) {
         Ok(h) => h,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return Err(CliError::failed(e.to_string())),
     };
     // `strata doctor` asks every tool: what it reports is now.
     let versions = strata_dev::doctor::VersionCache::off();
@@ -406,12 +409,15 @@ pub fn doctor() -> ExitCode {
         &versions,
     ) {
         Ok(f) => f,
-        Err(e) => return fail(&e.to_string()),
+        Err(e) => return Err(CliError::failed(e.to_string())),
     };
     print_findings(&findings, &root)
 }
 
-fn print_findings(findings: &[strata_dev::doctor::Finding], root: &Path) -> ExitCode {
+fn print_findings(
+    findings: &[strata_dev::doctor::Finding],
+    root: &Path,
+) -> Result<ExitCode, CliError> {
     let mut bad = 0;
     println!("strata doctor for {}", root.display());
     for f in findings {
@@ -424,11 +430,11 @@ fn print_findings(findings: &[strata_dev::doctor::Finding], root: &Path) -> Exit
         }
     }
     if bad > 0 {
-        eprintln!(
-            "error: {bad} problem(s) found (broken or in conflict); the fixes are listed above"
-        );
-        ExitCode::FAILURE
+        Err(
+            CliError::failed(format!("{bad} problem(s) found (broken or in conflict)"))
+                .help("the fixes are listed above"),
+        )
     } else {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }

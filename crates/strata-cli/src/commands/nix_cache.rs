@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::CliError;
 use clap::{Args, Subcommand};
 use strata_nixcache::{
     Compression, DirSink, ExportOptions, NixStore, ObjectSink, SecretKey, SinkError, StorePath,
@@ -58,18 +59,13 @@ pub struct PushArgs {
     paths: Vec<PathBuf>,
 }
 
-pub fn run(cache: &CacheCommand) -> ExitCode {
-    let result = match cache {
+pub fn run(cache: &CacheCommand) -> Result<ExitCode, CliError> {
+    match cache {
         CacheCommand::Key(KeyCommand::Generate { name, out }) => key_generate(name, out),
         CacheCommand::Push(args) => push(args),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            ExitCode::FAILURE
-        }
     }
+    .map_err(CliError::failed)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn key_generate(name: &str, out: &Path) -> Result<(), String> {
