@@ -276,3 +276,20 @@ in
         raw_lib()
     )
 }
+
+/// `nix-store --realise DRV` (a derivation instantiated earlier): builds it without evaluating
+/// anything. Returns the output path; panics with nix's output when the build fails.
+#[track_caller]
+pub fn nix_realise(drv: &str) -> String {
+    let out = nix_command("nix-store")
+        .args(["--realise", drv])
+        .output()
+        .expect("spawn nix-store");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "nix-store --realise {drv} failed:\n{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().last().unwrap_or_default().trim().to_string()
+}
