@@ -190,7 +190,8 @@ let
       abs = rel: if rel == "" then "${repo}" else "${repo}/${rel}";
       entriesOf = rel: readDir (abs rel);
       manifestOf = rel: join rel "Cargo.toml";
-      hasManifest = rel: (entriesOf rel)."Cargo.toml" or null == "regular";
+      isDir = rel: builtins.pathExists (abs rel + "/.");
+      hasManifest = rel: isDir rel && (entriesOf rel)."Cargo.toml" or null == "regular";
       readToml =
         rel:
         builtins.fromTOML (discard (builtins.readFile (abs rel)));
@@ -209,6 +210,23 @@ let
         in
         (if here then [ rel ] else [ ]) ++ concatMap (n: walk (join rel n)) subs;
       packageDirs = walk "";
+      # A workspace's `members` entry: a path whose segments may hold `*` and `?` globs.
+      expandGlob =
+        pattern:
+        foldl' (
+          dirs: seg:
+          concatMap (
+            d:
+            if match ".*[*?[].*" seg != null then
+              let
+                es = if isDir d then entriesOf d else { };
+                regex = replaceStrings [ "*" "?" "." "+" "(" ")" "{" "}" "^" "$" "|" ] [ "[^/]*" "[^/]" "\\." "\\+" "\\(" "\\)" "\\{" "\\}" "\\^" "\\$" "\\|" ] seg;
+              in
+              map (n: join d n) (filter (n: es.${n} == "directory" && match regex n != null) (attrNames es))
+            else
+              [ (join d seg) ]
+          ) dirs
+        ) [ "" ] (splitPath pattern);
 
       # The nearest [workspace] at or above `rel` (or the one `package.workspace` names).
       workspaceOf =
@@ -344,33 +362,54 @@ let
         in
         d4;
 
+      # Each manifest read once: { rel, doc, name, version } for the directories of `dirs`.
+      describe = map (
+        rel:
+        let
+          doc = readToml (manifestOf rel);
+          pkg = pkgTable doc;
+          v = if pkg == null then null else pkg.version or "0.0.0";
+        in
+        {
+          inherit rel doc;
+          name = if pkg == null then null else pkg.name or null;
+          version = if inherits v then (pkgTable (resolve rel doc)).version else v;
+        }
+      );
+      # The root and its workspace's members first: there most crates are, and only their
+      # manifests need to be valid TOML (builtins.fromTOML cannot be caught; cargo would skip a
+      # broken manifest elsewhere in the repository). The whole checkout only for the rest.
+      rootDoc = if hasManifest "" then readToml "Cargo.toml" else { };
+      members = filter (d: d != "" && hasManifest d) (
+        concatMap expandGlob ((rootDoc.workspace or { }).members or [ ])
+      );
+      likely = describe ((if hasManifest "" then [ "" ] else [ ]) ++ members);
+      everywhere = describe packageDirs;
+      lookup =
+        p:
+        let
+          is = m: m.name == p.name && m.version == p.version;
+          first = filter is likely;
+        in
+        if first != [ ] then first else filter is everywhere;
+
       found = map (
         entry:
         let
           p = entry.package;
-          hits = filter (
-            rel:
-            let
-              doc = readToml (manifestOf rel);
-              pkg = pkgTable doc;
-              v = if pkg == null then null else pkg.version or "0.0.0";
-              version = if inherits v then (resolve rel doc).${if isAttrs (doc.package or null) then "package" else "project"}.version else v;
-            in
-            pkg != null && pkg.name or null == p.name && version == p.version
-          ) packageDirs;
-          rel =
+          hits = lookup p;
+          hit =
             if hits == [ ] then
               throw "strata vendorCargoDeps: ${what}: ${p.name} ${p.version} is not in ${e.url} at ${e.lockedRev} (no Cargo.toml in the repository declares it)"
             else
               head hits;
-          doc = readToml (manifestOf rel);
         in
         {
           dir = "git/${hash}/${p.name}-${p.version}";
-          src = abs rel;
+          src = abs hit.rel;
           manifest =
-            if needsRewrite doc then
-              builtins.toFile "Cargo.toml" (toml.toTOML (resolve rel doc))
+            if needsRewrite hit.doc then
+              builtins.toFile "Cargo.toml" (toml.toTOML (resolve hit.rel hit.doc))
             else
               null;
         }

@@ -60,7 +60,8 @@ fn file_url(p: &Path) -> String {
 }
 
 /// A one-crate repository whose `which()` says which commit it is: an annotated tag `v1`, a
-/// commit later (returned: the `rev=` target), `main` after it, and a branch `dev` off main.
+/// commit later (returned: the `rev=` target), `main` after it, and a branch `feat/dev` off main
+/// (Cargo.lock writes it percent-encoded).
 fn plain_repo(dir: &Path) -> String {
     std::fs::create_dir_all(dir).expect("mkdir");
     git(dir, &["init", "-q"]);
@@ -81,8 +82,8 @@ fn plain_repo(dir: &Path) -> String {
     let rev = commit_all(dir, "rev");
     which("plain on main");
     commit_all(dir, "main");
-    git(dir, &["checkout", "-q", "-b", "dev"]);
-    which("plain on branch dev");
+    git(dir, &["checkout", "-q", "-b", "feat/dev"]);
+    which("plain on branch feat/dev");
     commit_all(dir, "dev");
     git(dir, &["checkout", "-q", "main"]);
     rev
@@ -91,7 +92,8 @@ fn plain_repo(dir: &Path) -> String {
 /// A repository that is a workspace: the root package `groot` inherits from its own
 /// `[workspace]`; `crates/gtop` inherits its version, edition, license, lints, and its dependency
 /// on `crates/gbase` (whose workspace entry has a path, a version and a feature; gtop adds one);
-/// gtop's README is a symlink to the repository's. `crates/gunused` is in no lock.
+/// gtop's README is a symlink to the repository's. `crates/gunused` is in no lock; `tools/gtool`
+/// is in no workspace (cargo finds it by walking the checkout).
 fn workspace_repo(dir: &Path) {
     std::fs::create_dir_all(dir).expect("mkdir");
     git(dir, &["init", "-q"]);
@@ -159,10 +161,18 @@ gbase = { workspace = true, features = ["more"] }
         "[package]\nname = \"gunused\"\nversion.workspace = true\nedition.workspace = true\n",
     );
     write(&dir.join("crates/gunused/src/lib.rs"), "");
+    write(
+        &dir.join("tools/gtool/Cargo.toml"),
+        "[package]\nname = \"gtool\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        &dir.join("tools/gtool/src/lib.rs"),
+        "pub fn tool() -> &'static str {\n    \"gtool\"\n}\n",
+    );
     commit_all(dir, "workspace");
 }
 
-const EXPECTED: &str = "plain on branch dev | plain at tag v1 | plain at rev | gtop 0.3.0 42 the workspace readme | groot 0.3.0";
+const EXPECTED: &str = "plain on branch feat/dev | plain at tag v1 | plain at rev | gtop 0.3.0 42 the workspace readme | groot 0.3.0 | gtool";
 
 /// The workspace that depends on both repositories (by `branch=`, `tag=`, `rev=` and by default
 /// branch), with a Cargo.lock made by cargo (git only: no registry needed).
@@ -178,18 +188,19 @@ version = "0.1.0"
 edition = "2021"
 
 [dependencies]
-p_branch = {{ package = "gplain", git = "{p}", branch = "dev" }}
+p_branch = {{ package = "gplain", git = "{p}", branch = "feat/dev" }}
 p_tag = {{ package = "gplain", git = "{p}", tag = "v1" }}
 p_rev = {{ package = "gplain", git = "{p}", rev = "{short}" }}
 gtop = {{ git = "{r}" }}
 groot = {{ git = "{r}" }}
+gtool = {{ git = "{r}" }}
 "#,
             short = &rev[..10]
         ),
     );
     write(
         &app.join("src/main.rs"),
-        "fn main() {\n    println!(\"{} | {} | {} | {} | {}\", p_branch::which(), p_tag::which(), p_rev::which(), gtop::top(), groot::root());\n}\n",
+        "fn main() {\n    println!(\"{} | {} | {} | {} | {} | {}\", p_branch::which(), p_tag::which(), p_rev::which(), gtop::top(), groot::root(), gtool::tool());\n}\n",
     );
     let out = Command::new("cargo")
         .arg("generate-lockfile")
@@ -238,7 +249,7 @@ fn nix_git_dependencies_build_offline_from_the_locked_revisions() {
     workspace_repo(&wsrepo);
     let app = consumer(&w, &plain, &rev, &wsrepo);
     let lock = read(app.join("Cargo.lock"));
-    for q in ["?branch=dev#", "?tag=v1#", &format!("?rev={}#", &rev[..10])] {
+    for q in ["?branch=feat%2Fdev#", "?tag=v1#", &format!("?rev={}#", &rev[..10])] {
         assert!(lock.contains(q), "the lock has no source with {q}:\n{lock}");
     }
     // Plain cargo agrees on what the program prints.
@@ -268,7 +279,7 @@ fn nix_git_dependencies_build_offline_from_the_locked_revisions() {
     let vendor = nix_realise(&drvs[0]);
     let config = read(format!("{vendor}/config.toml"));
     for line in [
-        "branch = \"dev\"".to_string(),
+        "branch = \"feat/dev\"".to_string(),
         "tag = \"v1\"".to_string(),
         format!("rev = \"{}\"", &rev[..10]),
         format!("git = \"{}\"", file_url(&wsrepo)),
