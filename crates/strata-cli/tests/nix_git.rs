@@ -249,7 +249,11 @@ fn nix_git_dependencies_build_offline_from_the_locked_revisions() {
     workspace_repo(&wsrepo);
     let app = consumer(&w, &plain, &rev, &wsrepo);
     let lock = read(app.join("Cargo.lock"));
-    for q in ["?branch=feat%2Fdev#", "?tag=v1#", &format!("?rev={}#", &rev[..10])] {
+    for q in [
+        "?branch=feat%2Fdev#",
+        "?tag=v1#",
+        &format!("?rev={}#", &rev[..10]),
+    ] {
         assert!(lock.contains(q), "the lock has no source with {q}:\n{lock}");
     }
     // Plain cargo agrees on what the program prints.
