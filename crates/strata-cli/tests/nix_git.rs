@@ -172,13 +172,53 @@ gbase = { workspace = true, features = ["more"] }
     commit_all(dir, "workspace");
 }
 
-const EXPECTED: &str = "plain on branch feat/dev | plain at tag v1 | plain at rev | gtop 0.3.0 42 the workspace readme | groot 0.3.0 | gtool";
+/// A crate whose source `include_str!`s a file of a git submodule (`data/`), as cargo checks
+/// submodules out for a git dependency.
+fn submodule_repo(dir: &Path, data: &Path) {
+    std::fs::create_dir_all(data).expect("mkdir");
+    git(data, &["init", "-q"]);
+    write(&data.join("data.txt"), "data from a submodule\n");
+    commit_all(data, "data");
+    std::fs::create_dir_all(dir).expect("mkdir");
+    git(dir, &["init", "-q"]);
+    write(
+        &dir.join("Cargo.toml"),
+        "[package]\nname = \"gsub\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(
+        &dir.join("src/lib.rs"),
+        "pub fn data() -> &'static str {\n    include_str!(\"../data/data.txt\").trim_ascii_end()\n}\n",
+    );
+    git(
+        dir,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &file_url(data),
+            "data",
+        ],
+    );
+    commit_all(dir, "with a submodule");
+}
 
-/// The workspace that depends on both repositories (by `branch=`, `tag=`, `rev=` and by default
+/// git refuses `file://` submodules unless told (CVE-2022-39253); the test's submodule is one.
+/// `builtins.fetchGit` runs git during evaluation, so evaluation gets this.
+const GIT_FILE_SUBMODULES: [(&str, &str); 3] = [
+    ("GIT_CONFIG_COUNT", "1"),
+    ("GIT_CONFIG_KEY_0", "protocol.file.allow"),
+    ("GIT_CONFIG_VALUE_0", "always"),
+];
+
+const EXPECTED: &str = "plain on branch feat/dev | plain at tag v1 | plain at rev | gtop 0.3.0 42 the workspace readme | groot 0.3.0 | gtool | data from a submodule";
+
+/// The workspace that depends on the three repositories (by `branch=`, `tag=`, `rev=` and by default
 /// branch), with a Cargo.lock made by cargo (git only: no registry needed).
-fn consumer(w: &World, plain: &Path, rev: &str, wsrepo: &Path) -> PathBuf {
+fn consumer(w: &World, plain: &Path, rev: &str, wsrepo: &Path, sub: &Path) -> PathBuf {
     let app = w.path("app");
-    let (p, r) = (file_url(plain), file_url(wsrepo));
+    let (p, r, s) = (file_url(plain), file_url(wsrepo), file_url(sub));
     write(
         &app.join("Cargo.toml"),
         &format!(
@@ -194,13 +234,14 @@ p_rev = {{ package = "gplain", git = "{p}", rev = "{short}" }}
 gtop = {{ git = "{r}" }}
 groot = {{ git = "{r}" }}
 gtool = {{ git = "{r}" }}
+gsub = {{ git = "{s}" }}
 "#,
             short = &rev[..10]
         ),
     );
     write(
         &app.join("src/main.rs"),
-        "fn main() {\n    println!(\"{} | {} | {} | {} | {} | {}\", p_branch::which(), p_tag::which(), p_rev::which(), gtop::top(), groot::root(), gtool::tool());\n}\n",
+        "fn main() {\n    println!(\"{} | {} | {} | {} | {} | {} | {}\", p_branch::which(), p_tag::which(), p_rev::which(), gtop::top(), groot::root(), gtool::tool(), gsub::data());\n}\n",
     );
     let out = Command::new("cargo")
         .arg("generate-lockfile")
@@ -247,7 +288,9 @@ fn nix_git_dependencies_build_offline_from_the_locked_revisions() {
     let rev = plain_repo(&plain);
     let wsrepo = w.path("repos/wsrepo");
     workspace_repo(&wsrepo);
-    let app = consumer(&w, &plain, &rev, &wsrepo);
+    let sub = w.path("repos/withsub");
+    submodule_repo(&sub, &w.path("repos/subdata"));
+    let app = consumer(&w, &plain, &rev, &wsrepo, &sub);
     let lock = read(app.join("Cargo.lock"));
     for q in [
         "?branch=feat%2Fdev#",
@@ -273,7 +316,11 @@ fn nix_git_dependencies_build_offline_from_the_locked_revisions() {
 
     // Every function evaluates without import from derivation; evaluation fetches the repositories.
     let expr = write_expr(w.dir.path());
-    let drvs = nix_instantiate_no_ifd(&expr, &["vendor", "dummy", "deps", "pkg"]);
+    let drvs = nix_instantiate_no_ifd_env(
+        &expr,
+        &["vendor", "dummy", "deps", "pkg"],
+        &GIT_FILE_SUBMODULES,
+    );
     assert_eq!(drvs.len(), 4, "{drvs:?}");
 
     // The builds need nothing but the store: the repositories and cargo's own git cache go away.
@@ -353,7 +400,9 @@ fn nix_git_package_missing_from_its_repository_is_a_clear_evaluation_error() {
     let rev = plain_repo(&plain);
     let wsrepo = w.path("repos/wsrepo");
     workspace_repo(&wsrepo);
-    let app = consumer(&w, &plain, &rev, &wsrepo);
+    let sub = w.path("repos/withsub");
+    submodule_repo(&sub, &w.path("repos/subdata"));
+    let app = consumer(&w, &plain, &rev, &wsrepo, &sub);
     // A lock that names a package the repository does not have (as after a rename upstream).
     let lock = app.join("Cargo.lock");
     write(
@@ -363,6 +412,7 @@ fn nix_git_package_missing_from_its_repository_is_a_clear_evaluation_error() {
     let expr = write_expr(w.dir.path());
     let out = Command::new("nix-instantiate")
         .args(["--option", "allow-import-from-derivation", "false"])
+        .envs(GIT_FILE_SUBMODULES)
         .arg(&expr)
         .args(["-A", "vendor"])
         .output()

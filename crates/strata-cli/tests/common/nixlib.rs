@@ -214,8 +214,20 @@ pub fn nix_build_no_ifd(file: &Path, attr: &str) -> String {
 /// the order of `attrs`. Panics with nix's output when evaluation fails.
 #[track_caller]
 pub fn nix_instantiate_no_ifd(file: &Path, attrs: &[&str]) -> Vec<String> {
+    nix_instantiate_no_ifd_env(file, attrs, &[])
+}
+
+/// `nix_instantiate_no_ifd` with extra environment variables (for the git that
+/// `builtins.fetchGit` runs during evaluation, say).
+#[track_caller]
+pub fn nix_instantiate_no_ifd_env(
+    file: &Path,
+    attrs: &[&str],
+    envs: &[(&str, &str)],
+) -> Vec<String> {
     let mut c = nix_command("nix-instantiate");
     c.args(["--option", "allow-import-from-derivation", "false"])
+        .envs(envs.iter().copied())
         .arg(file);
     for a in attrs {
         c.args(["-A", a]);
