@@ -6,8 +6,8 @@
 #     ref (`allRefs`), so a `rev=` or the default branch's commit is found; submodules too, as
 #     cargo does;
 #   - each locked package is found in the checkout by name and version, the way cargo looks through
-#     a git source (the root, then every directory but hidden ones and `target`), so a crate inside
-#     the repository's own workspace works;
+#     a git source (the root and its workspace's members first, then every directory but hidden
+#     ones and `target`), so a crate inside the repository's own workspace works;
 #   - a manifest that inherits from its workspace (`version.workspace = true`,
 #     `dep.workspace = true`, `lints.workspace = true`) or holds a `[workspace]` table is written
 #     anew, self-contained (./lib/toml.nix): a directory source has no workspace around it, and
@@ -31,7 +31,6 @@
 let
   inherit (builtins)
     attrNames
-    concatLists
     concatMap
     concatStringsSep
     elem
