@@ -9,7 +9,8 @@ let
     skeletonFiles = import ./skeleton.nix { toml = import ./toml.nix; };
     cleanCargoSource = import ../cleanCargoSource.nix { inherit lib; };
     vendorCargoDeps = import ../vendorCargoDeps.nix { inherit lib; };
-    vendorMultipleCargoDeps = import ../vendorMultipleCargoDeps.nix { inherit core; };
+    vendorMultipleCargoDeps = import ../vendorMultipleCargoDeps.nix { inherit core lib; };
+    vendorGitDeps = import ../vendorGitDeps.nix { toml = import ./toml.nix; };
     mkDummySrc = import ../mkDummySrc.nix { inherit core lib; };
     buildDepsOnly = import ../buildDepsOnly.nix { inherit core lib; };
     mkCargoDerivation = import ../mkCargoDerivation.nix { inherit core lib; };

@@ -244,14 +244,14 @@ fn nix_dev_shell_sets_incremental_shared_target_and_linker() {
 }
 
 #[test]
-fn nix_vendor_rejects_git_dependencies_at_evaluation() {
+fn nix_vendor_rejects_other_registries_at_evaluation() {
     require_nix();
     let w = World::new();
-    let dir = w.path("gitdep");
+    let dir = w.path("otherregistry");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(
         dir.join("Cargo.lock"),
-        "version = 3\n\n[[package]]\nname = \"foo\"\nversion = \"0.1.0\"\nsource = \"git+https://example.invalid/foo#0123456789abcdef\"\n",
+        "version = 3\n\n[[package]]\nname = \"foo\"\nversion = \"0.1.0\"\nsource = \"registry+https://example.invalid/index\"\nchecksum = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
     )
     .expect("write lock");
     std::fs::write(
@@ -264,8 +264,8 @@ fn nix_vendor_rejects_git_dependencies_at_evaluation() {
     .expect("write expr");
     let err = nix_build_fails(&dir.join("default.nix"), "v");
     assert!(
-        err.contains("foo 0.1.0 comes from git+https://example.invalid/foo")
-            && err.contains("only crates.io dependencies are supported"),
+        err.contains("foo 0.1.0 comes from registry+https://example.invalid/index")
+            && err.contains("only crates.io and git dependencies are supported"),
         "{err}"
     );
 }

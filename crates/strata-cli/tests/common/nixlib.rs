@@ -214,8 +214,20 @@ pub fn nix_build_no_ifd(file: &Path, attr: &str) -> String {
 /// the order of `attrs`. Panics with nix's output when evaluation fails.
 #[track_caller]
 pub fn nix_instantiate_no_ifd(file: &Path, attrs: &[&str]) -> Vec<String> {
+    nix_instantiate_no_ifd_env(file, attrs, &[])
+}
+
+/// `nix_instantiate_no_ifd` with extra environment variables (for the git that
+/// `builtins.fetchGit` runs during evaluation, say).
+#[track_caller]
+pub fn nix_instantiate_no_ifd_env(
+    file: &Path,
+    attrs: &[&str],
+    envs: &[(&str, &str)],
+) -> Vec<String> {
     let mut c = nix_command("nix-instantiate");
     c.args(["--option", "allow-import-from-derivation", "false"])
+        .envs(envs.iter().copied())
         .arg(file);
     for a in attrs {
         c.args(["-A", a]);
@@ -275,4 +287,21 @@ in
 "#,
         raw_lib()
     )
+}
+
+/// `nix-store --realise DRV` (a derivation instantiated earlier): builds it without evaluating
+/// anything. Returns the output path; panics with nix's output when the build fails.
+#[track_caller]
+pub fn nix_realise(drv: &str) -> String {
+    let out = nix_command("nix-store")
+        .args(["--realise", drv])
+        .output()
+        .expect("spawn nix-store");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "nix-store --realise {drv} failed:\n{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout.lines().last().unwrap_or_default().trim().to_string()
 }
