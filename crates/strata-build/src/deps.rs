@@ -82,7 +82,7 @@ pub fn save(
         meta: meta(s),
         refs: vec![
             refs::exact(LayerKind::Deps, &key, s.scope),
-            refs::latest(&s.project, &s.config_id(), LayerKind::Deps, s.scope),
+            refs::latest(&s.project, &s.deps_config_id(), LayerKind::Deps, s.scope),
         ],
         keep: exact
             .map(|r| entries_of_other_units(&r.manifest, &used.deps))
@@ -150,7 +150,7 @@ pub fn build_from_skeleton(
 
     // Seed with the project's previous dependency layer: after `cargo update -p x` only x and
     // what depends on it compile.
-    let latest = refs::latest(&s.project, &s.config_id(), LayerKind::Deps, scopes[0]);
+    let latest = refs::latest(&s.project, &s.deps_config_id(), LayerKind::Deps, scopes[0]);
     let seed = lookup(s, &latest, rep);
     if let Some((_, m)) = &seed {
         restore_into(
@@ -208,7 +208,7 @@ pub fn build_from_skeleton(
     names.extend(
         scopes
             .iter()
-            .map(|sc| refs::latest(&s.project, &s.config_id(), LayerKind::Deps, sc)),
+            .map(|sc| refs::latest(&s.project, &s.deps_config_id(), LayerKind::Deps, sc)),
     );
     let layer = NewLayer {
         kind: LayerKind::Deps,

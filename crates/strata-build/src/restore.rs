@@ -55,7 +55,10 @@ fn related_scopes(scope: &str) -> &'static [&'static str] {
 /// configuration (after a lock bump or an edit: cargo rebuilds what changed).
 pub fn candidates(s: &Session, kind: LayerKind, key: &str) -> Vec<(String, bool)> {
     let scopes = related_scopes(s.scope);
-    let config = s.config_id();
+    let config = match kind {
+        LayerKind::Deps => s.deps_config_id(),
+        _ => s.config_id(),
+    };
     let mut out: Vec<(String, bool)> = scopes
         .iter()
         .map(|sc| (refs::exact(kind, key, sc), *sc == s.scope))

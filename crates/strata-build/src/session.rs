@@ -217,6 +217,12 @@ impl Session {
         self.parts.config_id()
     }
 
+    /// The configuration id of dependency layers (without settings that change only the
+    /// workspace's own units, such as `CARGO_INCREMENTAL`).
+    pub fn deps_config_id(&self) -> String {
+        self.parts.deps_config_id()
+    }
+
     /// Local state of strata inside the build dir.
     pub fn state_dir(&self) -> PathBuf {
         self.ws.build_dir.join(".strata")

@@ -893,3 +893,51 @@ fn the_toolchain_is_asked_once_until_something_that_picks_or_makes_it_changes() 
     strata(&w, &a, &["dev"], &pinned).ok();
     assert_eq!(asked(), 4);
 }
+
+/// CI builds with `strata build`; a developer's fresh clone starts the dev loop (incremental)
+/// from CI's layers: cargo compiles no dependency, only the members (their incremental state is
+/// their own).
+#[test]
+fn the_dev_loop_starts_from_the_dependency_layer_a_plain_build_saved() {
+    let w = World::new();
+    let a = w.checkout("ci");
+    strata(&w, &a, &["build"], &[]).ok();
+    let b = w.checkout("elsewhere/dev");
+    strata(&w, &b, &["dev"], &[]).ok();
+    let env = exports(&w, &b, &[], &[]);
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "CARGO_INCREMENTAL" && v == "1"),
+        "{env:?}"
+    );
+    let build = cmd(&w, "cargo", &b, &["build"], &env).ok();
+    assert_eq!(
+        build.compiled(),
+        ["fx-app", "fx-core", "fx-util"],
+        "only the members compile: {}",
+        build.stderr
+    );
+    // And the other way round: the dependency units of a dev-mode build serve a plain one.
+    let w2 = World::new();
+    let d = w2.checkout("dev-first");
+    let dev = strata(
+        &w2,
+        &d,
+        &["build"],
+        &[("CARGO_INCREMENTAL".into(), "1".into())],
+    )
+    .ok();
+    assert!(
+        dev.compiled().contains(&"semver".to_string()),
+        "{}",
+        dev.stderr
+    );
+    let plain = w2.checkout("elsewhere/plain");
+    let plain = strata(&w2, &plain, &["build"], &[]).ok();
+    assert_eq!(
+        plain.compiled(),
+        ["fx-app", "fx-core", "fx-util"],
+        "a plain build after a dev-mode build compiles no dependency: {}",
+        plain.stderr
+    );
+}

@@ -87,9 +87,10 @@ impl KeyParts {
         h.finalize().to_hex().to_string()
     }
 
-    /// The key of the dependency layer: every part but `sources`.
+    /// The key of the dependency layer: every part but `sources` and the settings that change
+    /// only the workspace's own units (see [`only_local_units`]).
     pub fn deps_key(&self) -> String {
-        self.digest_where(|k| k != "sources")
+        self.digest_where(|k| k != "sources" && !only_local_units(k))
     }
 
     /// The key of a crate layer: every part.
@@ -102,6 +103,12 @@ impl KeyParts {
     /// what is stale.
     pub fn config_id(&self) -> String {
         self.digest_where(|k| !matches!(k, "sources" | "skeleton" | "lock"))
+    }
+
+    /// [`KeyParts::config_id`] for dependency layers: without the settings that change only
+    /// the workspace's own units, as [`KeyParts::deps_key`].
+    pub fn deps_config_id(&self) -> String {
+        self.digest_where(|k| !matches!(k, "sources" | "skeleton" | "lock") && !only_local_units(k))
     }
 
     pub fn diff(&self, newer: &KeyParts) -> Vec<PartChange> {
@@ -189,6 +196,17 @@ impl KeyInputs<'_> {
     }
 }
 
+/// Key parts that change only the units of the workspace's own packages. Cargo builds
+/// dependencies (registry and git packages) never incrementally, whatever `CARGO_INCREMENTAL`
+/// or a profile's `incremental` says (checked: switching `CARGO_INCREMENTAL` from 0 to 1 on a
+/// warm target recompiles the members and no dependency), so a dependency layer serves both.
+pub fn only_local_units(part: &str) -> bool {
+    part == "env:CARGO_INCREMENTAL"
+        || part
+            .strip_prefix("env:CARGO_PROFILE_")
+            .is_some_and(|rest| rest.ends_with("_INCREMENTAL"))
+}
+
 pub fn is_key_env(name: &str) -> bool {
     !ENV_IGNORED.contains(&name)
         && (ENV_EXACT.contains(&name) || ENV_PREFIXES.iter().any(|p| name.starts_with(p)))
@@ -250,6 +268,25 @@ mod tests {
         assert!(d.contains(&PartChange::Changed("skeleton".into())));
         assert!(d.contains(&PartChange::Added("env:RUSTFLAGS".into())));
         assert_eq!(KeyParts::from_meta(&b.to_meta()), b);
+    }
+
+    #[test]
+    fn incremental_settings_split_crate_layers_but_not_dependency_layers() {
+        let mut a = KeyParts::default();
+        a.insert("toolchain", "t1");
+        a.insert("sources", "x1");
+        for part in ["env:CARGO_INCREMENTAL", "env:CARGO_PROFILE_DEV_INCREMENTAL"] {
+            let mut b = a.clone();
+            b.insert(part, "1");
+            assert_eq!(a.deps_key(), b.deps_key(), "{part}");
+            assert_eq!(a.deps_config_id(), b.deps_config_id(), "{part}");
+            assert_ne!(a.crates_key(), b.crates_key(), "{part}");
+            assert_ne!(a.config_id(), b.config_id(), "{part}");
+        }
+        let mut c = a.clone();
+        c.insert("env:CARGO_PROFILE_DEV_OPT_LEVEL", "1");
+        assert_ne!(a.deps_key(), c.deps_key());
+        assert_ne!(a.deps_config_id(), c.deps_config_id());
     }
 
     #[test]
