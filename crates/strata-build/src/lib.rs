@@ -13,6 +13,7 @@ mod crates;
 mod deps;
 pub mod dev;
 mod invoke;
+mod package;
 mod remote;
 pub mod report;
 mod restore;
@@ -79,11 +80,32 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
     } else {
         None
     };
+    if opts.restore && !opts.package_stores.is_empty() {
+        package::restore(&session, &opts.package_stores, rep, &mut summary);
+    }
     let pre = crates::before(&session, opts, rep, &mut summary);
     let started = pre.as_ref().map(|p| p.started);
     let default_bin = used::default_bin(&session);
     let outcome = invoke::run(cmd, &session.envs, default_bin.as_deref(), rep);
     let success = outcome.status.as_ref().is_ok_and(|s| s.success());
+    if let Some((name, out)) = &opts.save_package
+        && success
+    {
+        let used = outcome
+            .units
+            .as_deref()
+            .map(|m| Used::from_messages(&session, m));
+        match used {
+            Some(used) => {
+                if let Err(e) = package::save(&session, name, out, &used, rep, &mut summary) {
+                    rep.warn(&format!("could not save the layer of package {name}: {e}"));
+                }
+            }
+            None => rep.warn(&format!(
+                "cargo's messages were not read, so the units of package {name} are not known: nothing saved"
+            )),
+        }
+    }
     if opts.save {
         save_after(
             &session,

@@ -43,8 +43,21 @@ pub struct NewLayer<'a> {
     pub known: &'a [&'a Manifest],
 }
 
-/// Save `files` (under `root`) as a layer. Returns its id.
+/// Save `files` (under `root`) as a layer of the session's store. Returns its id.
 pub fn save_layer(
+    s: &Session,
+    layer: NewLayer<'_>,
+    root: &Path,
+    files: &[&ScannedFile],
+    rep: &Reporter,
+    summary: &mut Summary,
+) -> Result<(ObjectId, Manifest), SaveError> {
+    save_layer_in(&s.store, s, layer, root, files, rep, summary)
+}
+
+/// [`save_layer`] into another store (a per-crate Nix derivation's output).
+pub fn save_layer_in(
+    store: &strata_store::Store,
     s: &Session,
     layer: NewLayer<'_>,
     root: &Path,
@@ -55,7 +68,7 @@ pub fn save_layer(
     let total: u64 = files.iter().map(|f| f.size).sum();
     let bar = rep.bar(total, "Saving");
     let (mut entries, stats) =
-        strata_layer::save_entries(&s.store, root, files, layer.known, &|n| bar.inc(n))?;
+        strata_layer::save_entries(store, root, files, layer.known, &|n| bar.inc(n))?;
     bar.finish_and_clear();
     entries.extend(layer.keep);
     entries.sort_by(|a, b| a.path.cmp(&b.path));
@@ -73,9 +86,9 @@ pub fn save_layer(
         sources: layer.sources,
         meta,
     };
-    let id = s.store.put_manifest(&manifest)?;
+    let id = store.put_manifest(&manifest)?;
     for name in &layer.refs {
-        s.store.set_ref(name, &id)?;
+        store.set_ref(name, &id)?;
     }
     summary.saved_layers += 1;
     summary.saved_bytes += stats.bytes;

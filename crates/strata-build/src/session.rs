@@ -42,6 +42,12 @@ pub struct Options {
     pub save: bool,
     /// Remote caches: pulled on a local miss, pushed after a save (`None`: local store only).
     pub remotes: Option<std::sync::Arc<strata_remote::Remotes>>,
+    /// Stores holding one package layer each (the outputs of per-crate Nix derivations),
+    /// restored in place, read-only, before cargo runs.
+    pub package_stores: Vec<PathBuf>,
+    /// Save the units of this package alone as the layer `packages/<name>` of the store in the
+    /// given directory (a per-crate Nix derivation's output), whatever `save` says.
+    pub save_package: Option<(String, PathBuf)>,
 }
 
 impl Default for Options {
@@ -52,6 +58,8 @@ impl Default for Options {
             restore: true,
             save: true,
             remotes: None,
+            package_stores: Vec::new(),
+            save_package: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! dependency layer's and the crate layer's. Layers are cut from exactly these, not from whatever
 //! lies in the build dir (units a version bump superseded, or another command built, stay out).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use strata_cargo::messages::{UnitMessage, package_name};
 use strata_layer::{Group, TargetScan, UnitId};
@@ -22,6 +22,8 @@ pub struct Used {
     pub uplifted: Option<BTreeSet<String>>,
     /// cargo compiled something (or cannot tell).
     pub compiled: bool,
+    /// The package of each local unit, where cargo's messages name it.
+    pub local_packages: BTreeMap<UnitId, String>,
 }
 
 impl Used {
@@ -39,10 +41,11 @@ impl Used {
             else {
                 continue;
             };
-            if !package_name(&m.package_id).is_some_and(|n| local.contains(n)) {
+            let Some(name) = package_name(&m.package_id).filter(|n| local.contains(*n)) else {
                 used.deps.insert(unit);
                 continue;
-            }
+            };
+            used.local_packages.insert(unit.clone(), name.to_string());
             used.local.insert(unit);
             if let Some(paths) = &mut used.uplifted {
                 paths.extend(m.paths.iter().filter_map(|p| {

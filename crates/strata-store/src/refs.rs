@@ -13,6 +13,7 @@
 //!   `strata why`.
 //! - `projects/<project>/dev/<config>/<checkout>` and `…/dev/<config>/latest`: dev layers
 //!   (incremental state), per checkout path.
+//! - `packages/<name>`: one package's units, in the store a per-crate Nix derivation makes.
 
 /// What a layer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,6 +59,12 @@ pub fn dev_at(project: &str, config: &str, checkout: &str) -> String {
 /// The newest dev layer of a project in one configuration, from any checkout.
 pub fn dev_latest(project: &str, config: &str) -> String {
     format!("projects/{project}/dev/{config}/latest")
+}
+
+/// The layer of one package's units that a store holds for the Nix library's per-crate
+/// derivations (one such store per derivation output).
+pub fn package(name: &str) -> String {
+    format!("packages/{name}")
 }
 
 /// The key an exact ref promises its layer has (`deps/<key>/…`, `crates/<key>/…`), so that a

@@ -95,6 +95,26 @@ pub struct StoreLock {
 }
 
 impl Store {
+    /// Open an existing store without writing anything to it: no directory, marker or lock
+    /// file is created (a store that is another Nix derivation's output, which is read-only
+    /// and must stay untouched). Reading blobs and manifests works; writes fail.
+    pub fn open_read_only(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let root: PathBuf = root.into();
+        let marker = root.join(MARKER);
+        let content = fs::read(&marker).map_err(|e| StoreError::io(&marker, e))?;
+        if content != MARKER_CONTENT {
+            let shown = &content[..content.len().min(100)];
+            return Err(StoreError::UnsupportedFormat {
+                path: marker,
+                found: String::from_utf8_lossy(shown).trim_end().to_string(),
+            });
+        }
+        Ok(Store {
+            root,
+            level: zstd_level_from_env(),
+        })
+    }
+
     /// Open (creating if missing) the store at `root`.
     ///
     /// Refuses a non-empty directory that lacks the `STRATA_STORE` marker:

@@ -42,6 +42,17 @@ pub struct CacheArgs {
     /// Use only the local store: no pull from, no push to the remote caches
     #[arg(long)]
     pub no_remote: bool,
+    /// For the Nix library's per-crate derivations: save the units of this package alone, as
+    /// the layer `packages/<NAME>` of a store in --package-out
+    #[arg(long, value_name = "NAME", hide = true, requires = "package_out")]
+    pub save_package: Option<String>,
+    /// The store directory --save-package saves into (created if missing)
+    #[arg(long, value_name = "DIR", hide = true, requires = "save_package")]
+    pub package_out: Option<std::path::PathBuf>,
+    /// For the Nix library's per-crate derivations: restore the package layer that this store
+    /// holds, in place and read-only, before cargo runs (repeatable)
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub package_store: Vec<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -86,6 +97,8 @@ pub fn options(cli: &Cli, cache: &CacheArgs) -> Result<Options, CliError> {
         restore: !cache.no_restore,
         save: !cache.no_save,
         remotes: None,
+        package_stores: cache.package_store.clone(),
+        save_package: cache.save_package.clone().zip(cache.package_out.clone()),
     })
 }
 
