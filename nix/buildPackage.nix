@@ -14,8 +14,16 @@ args@{
   # As crane: the binaries name the vendored sources (panic messages); without this, the package's
   # closure would hold every dependency's source.
   doRemoveReferencesToVendorDir ? true,
+  # One derivation per local package (buildWorkspace): an edit rebuilds the edited package's
+  # derivation, its dependents' and this one.
+  perCrate ? false,
+  # The crate derivations whose layers this build restores (buildWorkspace sets it).
+  packageStores ? [ ],
   ...
 }:
+if perCrate then
+  (lib.buildWorkspace args).package
+else
 let
   common = "${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline";
   # The store hash of the vendor dir, replaced by as many 'e's (nixpkgs' remove-references-to).
@@ -27,12 +35,12 @@ lib.mkCargoDerivation (
   // {
     inherit cargoArtifacts cargoVendorDir;
     buildPhaseCargoCommand = ''
-      ${core.strata} build --no-save ${common}
+      ${core.strata} build --no-save ${core.packageStoreArgs packageStores} ${common}
     ''
     + (
       if doCheck then
         ''
-          ${core.strata} test --no-save ${common} ${cargoTestExtraArgs}
+          ${core.strata} test --no-save ${core.packageStoreArgs packageStores} ${common} ${cargoTestExtraArgs}
         ''
       else
         ""

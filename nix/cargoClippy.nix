@@ -6,6 +6,8 @@ args@{
   cargoExtraArgs ? "--locked",
   cargoClippyExtraArgs ? "--all-targets",
   CARGO_PROFILE ? "release",
+  # buildWorkspace's crate derivations (`ws.packageStores`), restored before cargo runs.
+  packageStores ? [ ],
   ...
 }:
 lib.mkCargoDerivation (
@@ -13,7 +15,7 @@ lib.mkCargoDerivation (
   // {
     pnameSuffix = "-clippy";
     buildPhaseCargoCommand = ''
-      ${core.strata} clippy --no-save ${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline ${cargoClippyExtraArgs}
+      ${core.strata} clippy --no-save ${core.packageStoreArgs packageStores} ${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline ${cargoClippyExtraArgs}
     '';
     installPhaseCommand = ''
       mkdir -p "$out"

@@ -6,6 +6,8 @@ args@{
   cargoExtraArgs ? "--locked",
   cargoDocExtraArgs ? "--no-deps",
   CARGO_PROFILE ? "release",
+  # buildWorkspace's crate derivations (`ws.packageStores`), restored before cargo runs.
+  packageStores ? [ ],
   ...
 }:
 lib.mkCargoDerivation (
@@ -13,7 +15,7 @@ lib.mkCargoDerivation (
   // {
     pnameSuffix = "-doc";
     buildPhaseCargoCommand = ''
-      ${core.strata} doc --no-save ${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline ${cargoDocExtraArgs}
+      ${core.strata} doc --no-save ${core.packageStoreArgs packageStores} ${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline ${cargoDocExtraArgs}
     '';
     installPhaseCommand = ''
       mkdir -p "$out/share"

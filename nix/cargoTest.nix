@@ -5,6 +5,8 @@ args@{
   cargoExtraArgs ? "--locked",
   cargoTestExtraArgs ? "",
   CARGO_PROFILE ? "release",
+  # buildWorkspace's crate derivations (`ws.packageStores`), restored before cargo runs.
+  packageStores ? [ ],
   ...
 }:
 lib.mkCargoDerivation (
@@ -12,7 +14,7 @@ lib.mkCargoDerivation (
   // {
     pnameSuffix = "-test";
     buildPhaseCargoCommand = ''
-      ${core.strata} test --no-save ${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline ${cargoTestExtraArgs}
+      ${core.strata} test --no-save ${core.packageStoreArgs packageStores} ${core.profileArgs CARGO_PROFILE} ${cargoExtraArgs} --offline ${cargoTestExtraArgs}
     '';
     installPhaseCommand = ''
       mkdir -p "$out"

@@ -68,6 +68,11 @@ rec {
       export STRATA_STORE="$NIX_BUILD_TOP/strata-store"
     '';
 
+  # strata's flags restoring the package layers of buildWorkspace's crate derivations (in place,
+  # read-only, dependencies first).
+  packageStoreArgs =
+    stores: builtins.concatStringsSep " " (map (d: "--package-store ${d}") stores);
+
   # Runs `cmd` and keeps its output (cargo's `Compiling` lines included) in `log` as well.
   logged = log: cmd: ''
     {

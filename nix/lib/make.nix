@@ -16,6 +16,7 @@ let
     mkCargoDerivation = import ../mkCargoDerivation.nix { inherit core lib; };
     cargoBuild = import ../cargoBuild.nix { inherit core lib; };
     buildPackage = import ../buildPackage.nix { inherit core lib; };
+    buildWorkspace = import ../buildWorkspace.nix { inherit core lib; };
     cargoClippy = import ../cargoClippy.nix { inherit core lib; };
     cargoTest = import ../cargoTest.nix { inherit core lib; };
     cargoDocTest = import ../cargoDocTest.nix { inherit core lib; };

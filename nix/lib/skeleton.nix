@@ -546,8 +546,29 @@ let
   dummies = builtins.mapAttrs (_: k: dummyText.${k}) dummyKinds;
   allFiles = dummies // fixed // listToAttrs (configFiles ++ toolchainFiles);
   badPaths = filter outside (attrNames allFiles);
+  # Per local package, for the per-crate derivations: its dir, the local packages its build
+  # needs (normal and build dependencies; dev-dependencies only matter to tests and may form
+  # cycles), and the dummies of its targets.
+  packages = listToAttrs (
+    map (d: {
+      name = nameOf docs.${d};
+      value = {
+        dir = d;
+        localDeps = map (p: nameOf docs.${p}) (
+          filter (p: p != null && elem p localDirs) (map (depPath d) (depEntries NON_DEV_TABLES docs.${d}))
+        );
+        dummies = listToAttrs (
+          map (t: {
+            name = t.path;
+            value = dummyText.${dummyKinds.${t.path}};
+          }) (targetsOf d)
+        );
+      };
+    }) localDirs
+  );
 in
 {
+  inherit packages;
   files =
     if !(pathExists (abs "Cargo.lock")) then
       throw "strata mkDummySrc: no Cargo.lock next to the workspace manifest; strata needs one (run `cargo generate-lockfile`)"
