@@ -29,6 +29,7 @@ in {
   deps = cargoArtifacts;
   vendor = s.vendorCargoDeps { inherit src; };
   pkg = s.buildPackage { inherit src cargoArtifacts; doCheck = false; };
+  percrate = s.buildPackage { inherit src cargoArtifacts; doCheck = false; perCrate = true; };
 }
 NIXEOF
 VENDOR=$(nix-build "$W/default.nix" -A vendor "${NIXOPTS[@]}" 2>/dev/null)
@@ -44,6 +45,18 @@ echo "// one line" >> "$W/ws/crates/globset/src/lib.rs"
 t0=$(now); PKG2=$(nix-build "$W/default.nix" -A pkg "${NIXOPTS[@]}" 2>"$W/pkg2.log"); t1=$(now)
 nix_cached=$(secs "$t0" "$t1")
 nix_units=$(grep -c '^ *Compiling' "$PKG2/share/strata/cargo.log" || true)
+
+# Per crate (buildWorkspace): every crate derivation once, then the same kind of one-line edit in
+# globset (its derivation and its dependents' rebuild), then a leaf edit in the root's main.rs.
+t0=$(now); nix-build "$W/default.nix" -A percrate "${NIXOPTS[@]}" >/dev/null 2>"$W/percrate.log"; t1=$(now)
+nix_percrate_first=$(secs "$t0" "$t1")
+echo "// another line" >> "$W/ws/crates/globset/src/lib.rs"
+t0=$(now); nix-build "$W/default.nix" -A percrate "${NIXOPTS[@]}" >/dev/null 2>"$W/percrate-globset.log"; t1=$(now)
+nix_percrate_globset=$(secs "$t0" "$t1")
+percrate_globset_drvs=$(grep -c "^building '.*-crate.drv'" "$W/percrate-globset.log" || true)
+echo "// one line" >> "$W/ws/crates/core/main.rs"
+t0=$(now); nix-build "$W/default.nix" -A percrate "${NIXOPTS[@]}" >/dev/null 2>"$W/percrate-leaf.log"; t1=$(now)
+nix_percrate_leaf=$(secs "$t0" "$t1")
 
 # Outside Nix, the same change: a fresh checkout, the deps output as the store, same vendor config.
 extract "$W/native"
@@ -62,6 +75,10 @@ grep -q "building the dependency layer" "$W/native-warm.log" && echo "warning: t
 echo "// another line" >> crates/globset/src/lib.rs
 t0=$(now); cargo build --release --locked --offline 2>"$W/native-incr.log"; t1=$(now)
 native_incr=$(secs "$t0" "$t1")
+# And a leaf edit (the root's main.rs), as the per-crate leaf edit.
+echo "// one line" >> crates/core/main.rs
+t0=$(now); cargo build --release --locked --offline 2>"$W/native-incr-leaf.log"; t1=$(now)
+native_incr_leaf=$(secs "$t0" "$t1")
 
 # Native clean: plain cargo, fresh checkout.
 extract "$W/clean"; cd "$W/clean"
@@ -77,6 +94,12 @@ printf '%-58s %8.2f s  (%s units compiled)\n' "Nix package on cached deps, one-l
 printf '%-58s %8.2f s  (%s units compiled)\n' "strata build outside Nix, warm deps layer, same change" "$native_warm" "$native_warm_units"
 printf '%-58s %8.2f s\n' "native incremental (cargo, warm target, one-line edit)" "$native_incr"
 printf '%-58s %8.2f s\n' "native clean (cargo build --release)" "$native_clean"
+printf '%-58s %8.2f s\n' "Nix per crate: every crate derivation, then the final one" "$nix_percrate_first"
+printf '%-58s %8.2f s  (%s crate derivations)\n' "Nix per crate, one-line edit in globset" "$nix_percrate_globset" "$percrate_globset_drvs"
+printf '%-58s %8.2f s\n' "Nix per crate, leaf edit (crates/core/main.rs)" "$nix_percrate_leaf"
+printf '%-58s %8.2f s\n' "native incremental, leaf edit (crates/core/main.rs)" "$native_incr_leaf"
 printf 'Nix cached deps / strata outside Nix with warm deps layer: %sx\n' "$(ratio "$nix_cached" "$native_warm")"
+printf 'Nix per crate, globset edit / native incremental:          %sx\n' "$(ratio "$nix_percrate_globset" "$native_incr")"
+printf 'Nix per crate, leaf edit / native incremental leaf edit:   %sx (goal <= 1.5x)\n' "$(ratio "$nix_percrate_leaf" "$native_incr_leaf")"
 printf 'Nix cached deps / native incremental:                      %sx\n' "$(ratio "$nix_cached" "$native_incr")"
 echo "logs in $W"

@@ -145,3 +145,81 @@ pub fn files_of_units<'a>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_store::{EntryKind, FileTime};
+
+    const A: &str = "0123456789abcdef";
+    const B: &str = "fedcba9876543210";
+
+    fn entry(path: &str) -> Entry {
+        Entry {
+            path: path.into(),
+            mtime: FileTime { secs: 1, nanos: 0 },
+            kind: EntryKind::Dir,
+        }
+    }
+
+    fn layer(paths: &[&str]) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT,
+            kind: "deps".into(),
+            key: "k".into(),
+            parent: None,
+            created_unix_secs: 0,
+            entries: paths.iter().map(|p| entry(p)).collect(),
+            sources: Vec::new(),
+            meta: BTreeMap::new(),
+        }
+    }
+
+    fn unit(h: &str) -> UnitId {
+        ("release".to_string(), h.to_string())
+    }
+
+    #[test]
+    fn a_layer_names_its_units_and_an_accumulating_layer_keeps_the_others() {
+        let m = layer(&[
+            &format!("release/deps/libitoa-{A}.rlib"),
+            &format!("release/.fingerprint/itoa-{A}/lib-itoa"),
+            &format!("release/deps/libsemver-{B}.rlib"),
+            "release/rg",
+        ]);
+        assert_eq!(unit_ids(&m), BTreeSet::from([unit(A), unit(B)]));
+        // This run used A again: the new layer keeps B's entries from the old one, not A's,
+        // and never an uplifted copy.
+        let kept = entries_of_other_units(&m, &BTreeSet::from([unit(A)]));
+        let kept: Vec<&str> = kept.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(kept, [format!("release/deps/libsemver-{B}.rlib")]);
+    }
+
+    #[test]
+    fn files_of_units_picks_exactly_those_units_files() {
+        let scan = strata_layer::TargetScan {
+            root: "/t".into(),
+            files: [
+                format!("release/deps/libitoa-{A}.rlib"),
+                format!("release/deps/libsemver-{B}.rlib"),
+                "release/rg".to_string(),
+            ]
+            .into_iter()
+            .map(|rel| ScannedFile {
+                group: strata_layer::classify(&rel),
+                rel,
+                size: 1,
+                mtime: FileTime { secs: 1, nanos: 0 },
+                executable: false,
+                symlink: None,
+            })
+            .collect(),
+            packages: BTreeMap::new(),
+        };
+        let picked: Vec<&str> = files_of_units(&scan, &BTreeSet::from([unit(B)]))
+            .iter()
+            .map(|f| f.rel.as_str())
+            .collect();
+        assert_eq!(picked, [format!("release/deps/libsemver-{B}.rlib")]);
+    }
+}

@@ -3,6 +3,7 @@
 //! lies in the build dir (units a version bump superseded, or another command built, stay out).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use strata_cargo::messages::{UnitMessage, package_name};
 use strata_layer::{Group, TargetScan, UnitId};
@@ -29,15 +30,28 @@ pub struct Used {
 impl Used {
     /// From cargo's messages. A message whose files tell no unit (a doc unit) is left out.
     pub fn from_messages(s: &Session, messages: &[UnitMessage]) -> Used {
-        let local = s.ws.local_names();
+        Used::classify(
+            &s.ws.local_names(),
+            &s.ws.build_dir,
+            &s.ws.target_dir,
+            messages,
+        )
+    }
+
+    /// [`Used::from_messages`] without a session: `local` names the workspace's own packages.
+    pub fn classify(
+        local: &BTreeSet<String>,
+        build_dir: &Path,
+        target_dir: &Path,
+        messages: &[UnitMessage],
+    ) -> Used {
         let mut used = Used {
             uplifted: Some(BTreeSet::new()),
             ..Used::default()
         };
         for m in messages {
             used.compiled |= !m.fresh && !m.build_script_run;
-            let Some(unit) =
-                strata_layer::unit_of(&m.paths, &m.target_name, &s.ws.build_dir, &s.ws.target_dir)
+            let Some(unit) = strata_layer::unit_of(&m.paths, &m.target_name, build_dir, target_dir)
             else {
                 continue;
             };
@@ -49,7 +63,7 @@ impl Used {
             used.local.insert(unit);
             if let Some(paths) = &mut used.uplifted {
                 paths.extend(m.paths.iter().filter_map(|p| {
-                    p.strip_prefix(&s.ws.build_dir)
+                    p.strip_prefix(build_dir)
                         .ok()
                         .map(strata_workspace::rel_string)
                 }));
@@ -135,5 +149,104 @@ pub fn default_bin(s: &Session) -> Option<String> {
     match (bins.next(), bins.next()) {
         (Some(bin), None) => Some(bin.name.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn msg(package_id: &str, target: &str, paths: &[&str], fresh: bool) -> UnitMessage {
+        UnitMessage {
+            package_id: package_id.into(),
+            target_name: target.into(),
+            target_kind: vec!["lib".into()],
+            paths: paths.iter().map(PathBuf::from).collect(),
+            fresh,
+            build_script_run: false,
+        }
+    }
+
+    fn local() -> BTreeSet<String> {
+        BTreeSet::from(["app".to_string(), "core".to_string()])
+    }
+
+    #[test]
+    fn messages_split_into_dependency_and_local_units_by_package() {
+        let t = Path::new("/w/target");
+        let used = Used::classify(
+            &local(),
+            t,
+            t,
+            &[
+                msg(
+                    "registry+https://github.com/rust-lang/crates.io-index#itoa@1.0.11",
+                    "itoa",
+                    &["/w/target/debug/deps/libitoa-0123456789abcdef.rlib"],
+                    true,
+                ),
+                msg(
+                    "path+file:///w/core#0.1.0",
+                    "core",
+                    &["/w/target/debug/deps/libcore-fedcba9876543210.rlib"],
+                    true,
+                ),
+            ],
+        );
+        assert_eq!(
+            used.deps,
+            BTreeSet::from([("debug".to_string(), "0123456789abcdef".to_string())])
+        );
+        let core = ("debug".to_string(), "fedcba9876543210".to_string());
+        assert_eq!(used.local, BTreeSet::from([core.clone()]));
+        assert_eq!(
+            used.local_packages.get(&core).map(String::as_str),
+            Some("core")
+        );
+        assert!(!used.compiled, "everything was fresh");
+        assert_eq!(
+            used.uplifted,
+            Some(BTreeSet::from([
+                "debug/deps/libcore-fedcba9876543210.rlib".to_string()
+            ]))
+        );
+    }
+
+    #[test]
+    fn a_compiled_unit_counts_and_a_build_script_run_does_not() {
+        let t = Path::new("/w/target");
+        let mut run = msg(
+            "path+file:///w/app#0.1.0",
+            "",
+            &["/w/target/debug/build/app-0011223344556677/out"],
+            false,
+        );
+        run.build_script_run = true;
+        let used = Used::classify(&local(), t, t, &[run.clone()]);
+        assert!(
+            !used.compiled,
+            "a build script's run alone compiles nothing"
+        );
+        let compiled = msg(
+            "registry+https://github.com/rust-lang/crates.io-index#itoa@1.0.11",
+            "itoa",
+            &["/w/target/debug/deps/libitoa-0123456789abcdef.rlib"],
+            false,
+        );
+        assert!(Used::classify(&local(), t, t, &[run, compiled]).compiled);
+    }
+
+    #[test]
+    fn a_message_that_names_no_unit_is_left_out() {
+        let t = Path::new("/w/target");
+        let doc = msg(
+            "path+file:///w/core#0.1.0",
+            "core",
+            &["/w/target/doc/core/index.html"],
+            true,
+        );
+        let used = Used::classify(&local(), t, t, &[doc]);
+        assert!(used.local.is_empty() && used.deps.is_empty(), "{used:?}");
     }
 }

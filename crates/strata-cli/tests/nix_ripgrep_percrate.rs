@@ -17,11 +17,21 @@ use nixlib::*;
 /// Each local package's local dependencies (normal and build), from `cargo metadata --no-deps`.
 fn local_graph(ws: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new("cargo")
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(ws)
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let mut g = BTreeMap::new();
     for p in v["packages"].as_array().expect("packages") {
@@ -108,7 +118,12 @@ in
 
     let pkg = nix_build(&expr, "pkg");
     let all: BTreeSet<String> = graph.keys().cloned().collect();
-    assert_eq!(crates_built(&pkg), all, "one derivation per member: {:?}", pkg.built);
+    assert_eq!(
+        crates_built(&pkg),
+        all,
+        "one derivation per member: {:?}",
+        pkg.built
+    );
     let log = read(format!("{}/share/strata/cargo.log", pkg.out));
     assert_eq!(
         compiled_names(&log),
