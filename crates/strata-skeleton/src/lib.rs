@@ -54,6 +54,13 @@ pub enum SkeletonError {
     },
     #[error("{path}: not valid UTF-8")]
     NotUtf8 { path: PathBuf },
+    #[error("{path}: exists and is not empty; give a new or empty directory")]
+    NotEmpty { path: PathBuf },
+    #[error(
+        "{rel}: a local package outside the workspace root {root}; a skeleton written on its own \
+         (`strata skeleton --out`, the Nix library) needs every path package inside the root"
+    )]
+    OutsideRoot { rel: String, root: PathBuf },
     #[error(
         "{path}: no Cargo.lock next to the workspace manifest; strata needs one (run `cargo generate-lockfile`)"
     )]
@@ -332,6 +339,47 @@ impl Skeleton {
             })?;
         }
         Ok(root_in_dest)
+    }
+
+    /// Writes the skeleton into `out` with the workspace root at `out` itself (not mirrored
+    /// under its absolute path, as [`Skeleton::write`] does): the Nix library adds `out` to the
+    /// store, and its content alone names the dependency derivation. `out` must be new or empty;
+    /// a package outside the root is refused before anything is written. Returns the number of
+    /// files.
+    pub fn write_rooted(&self, out: &Path) -> Result<usize, SkeletonError> {
+        let read_err = |source| SkeletonError::Read {
+            path: out.to_path_buf(),
+            source,
+        };
+        if out.exists() && std::fs::read_dir(out).map_err(read_err)?.next().is_some() {
+            return Err(SkeletonError::NotEmpty {
+                path: out.to_path_buf(),
+            });
+        }
+        if let Some(rel) = self
+            .files
+            .keys()
+            .find(|rel| rel.starts_with("../") || rel.starts_with('/'))
+        {
+            return Err(SkeletonError::OutsideRoot {
+                rel: rel.clone(),
+                root: self.workspace_root.clone(),
+            });
+        }
+        for (rel, content) in &self.files {
+            let path = out.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| SkeletonError::Write {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+            }
+            std::fs::write(&path, content).map_err(|source| SkeletonError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(self.files.len())
     }
 
     /// Local packages (members and path packages), sorted by name then directory.

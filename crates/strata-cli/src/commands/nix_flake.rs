@@ -1,5 +1,5 @@
-//! Commands for the Nix library (`nix/`): `strata skeleton --out DIR` materializes the skeleton the
-//! dependency derivation builds, and `strata nix init` writes a flake.nix for the project.
+//! What `strata skeleton --out DIR` (the skeleton the Nix library's dependency derivation
+//! builds) and `strata nix init` (a flake.nix for the project) do.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -8,45 +8,13 @@ use std::process::Command;
 use strata_skeleton::Skeleton;
 use strata_workspace::Workspace;
 
-/// Writes the skeleton of the workspace in `cwd` into `out`, with the workspace root at `out`
-/// itself (not mirrored under its absolute path, as the dependency build does): the Nix library
-/// adds `out` to the store, and its content alone names the dependency derivation.
+/// Writes the skeleton of the workspace in `cwd` into `out` ([`Skeleton::write_rooted`]).
 pub fn write_skeleton(cwd: &Path, out: &Path, metadata_args: &[String]) -> Result<usize, String> {
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| format!("{}: cannot read: {e}", out.display()))?
-            .next()
-            .is_some()
-    {
-        return Err(format!(
-            "{}: exists and is not empty; give a new or empty directory",
-            out.display()
-        ));
-    }
     let cargo = strata_cargo::cargo_bin();
     let envs: Vec<(OsString, OsString)> = Vec::new();
     let ws = Workspace::load(&cargo, cwd, metadata_args, &envs).map_err(|e| e.to_string())?;
     let skeleton = Skeleton::from_metadata(&ws.metadata).map_err(|e| e.to_string())?;
-    // Check every path first so that a refusal leaves nothing half-written.
-    for rel in skeleton.files().keys() {
-        if rel.starts_with("../") || rel.starts_with('/') {
-            return Err(format!(
-                "{rel}: a local package outside the workspace root {}; `strata skeleton --out` \
-                 (and the Nix library) needs every path package inside the root",
-                ws.root.display()
-            ));
-        }
-    }
-    for (rel, content) in skeleton.files() {
-        let path = out.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("{}: cannot create: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, content)
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-    }
-    Ok(skeleton.files().len())
+    skeleton.write_rooted(out).map_err(|e| e.to_string())
 }
 
 /// Options of `strata nix init`.
