@@ -25,6 +25,7 @@ pub fn restore(s: &Session, stores: &[PathBuf], rep: &Reporter, summary: &mut Su
     let mut stamps: Vec<SourceStamp> = Vec::new();
     let mut newest: Option<FileTime> = None;
     let mut units = 0;
+    let mut restored: BTreeSet<String> = BTreeSet::new();
     for dir in stores {
         let layer = Store::open_read_only(dir).and_then(|store| {
             let (name, id) = store
@@ -67,6 +68,9 @@ pub fn restore(s: &Session, stores: &[PathBuf], rep: &Reporter, summary: &mut Su
                 units += stats.units_restored;
                 newest = newest.max(stats.newest);
                 stamps.extend(m.sources);
+                if let Some(package) = name.strip_prefix("packages/") {
+                    restored.insert(package.to_string());
+                }
             }
             Err(e) => rep.warn(&format!(
                 "could not restore {name} from {}: {e}",
@@ -75,12 +79,22 @@ pub fn restore(s: &Session, stores: &[PathBuf], rep: &Reporter, summary: &mut Su
         }
     }
     if let Some(newest) = newest {
-        align(s, &stamps, newest, rep);
+        align(s, &stamps, &restored, newest, rep);
     }
     units
 }
 
-fn align(s: &Session, stamps: &[SourceStamp], newest: FileTime, rep: &Reporter) {
+/// Give the restored packages' files their recorded mtimes by content. Only theirs: the files of
+/// a package this build compiles keep their mtimes, older than what cargo is about to write (made
+/// "newer than every restored artifact", they could lie in the future of the units compiled now,
+/// and the layer saved from them would be stale wherever it is restored).
+fn align(
+    s: &Session,
+    stamps: &[SourceStamp],
+    restored: &BTreeSet<String>,
+    newest: FileTime,
+    rep: &Reporter,
+) {
     let files = match strata_workspace::source_files(&s.ws) {
         Ok(f) => f,
         Err(e) => {
@@ -88,6 +102,10 @@ fn align(s: &Session, stamps: &[SourceStamp], newest: FileTime, rep: &Reporter) 
             return;
         }
     };
+    let files = files
+        .into_iter()
+        .filter(|f| owner(s, &f.root, &f.rel).is_some_and(|o| restored.contains(o)))
+        .collect();
     let hashed = strata_layer::hash_sources(files);
     let local = s.ws.local_names();
     let referenced = strata_layer::scan_package_units(&s.ws.build_dir, Some(&s.profiles), &local)

@@ -60,35 +60,45 @@ fn package_layers_build_each_package_once_and_the_final_build_compiles_nothing()
     let ci = w.checkout("ci");
     w.strata(&ci, &["deps"]).ok();
 
-    let util_out = w.path("out/util");
-    let r = package_build(
-        &w,
-        &tree(&w, "t-util", &["app", "core"]),
-        "fx-util",
-        &util_out,
-        &[],
-    );
+    // fx-util's units carry mtimes an hour ahead (a clock skew; Nix's shifted mtimes): the
+    // sources of the packages built on top of them must still end up older than their units.
+    let t_util = tree(&w, "t-util", &["app", "core"]);
+    let r = w.strata(&t_util, &["build", "--no-save"]).ok();
     assert_eq!(
         r.compiled(),
         ["fx-app", "fx-core", "fx-util"],
         "{}",
         r.stderr
     );
+    let ahead =
+        filetime::FileTime::from_unix_time(filetime::FileTime::now().unix_seconds() + 3600, 0);
+    for e in walkdir::WalkDir::new(t_util.join("target")) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            filetime::set_file_mtime(e.path(), ahead).unwrap();
+        }
+    }
+    let util_out = w.path("out/util");
+    let r = package_build(&w, &t_util, "fx-util", &util_out, &[]);
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
     read_only(&util_out);
 
     let core_out = w.path("out/core");
-    let r = package_build(
-        &w,
-        &tree(&w, "t-core", &["app"]),
-        "fx-core",
-        &core_out,
-        &[&util_out],
-    );
+    let t_core = tree(&w, "t-core", &["app"]);
+    let r = package_build(&w, &t_core, "fx-core", &core_out, &[&util_out]);
     assert_eq!(
         r.compiled(),
         ["fx-app", "fx-core"],
         "fx-util comes from its package layer: {}",
         r.stderr
+    );
+    // The package compiled here keeps its sources' mtimes: pushed past the restored units (an
+    // hour ahead), they would be newer than its own units, which would then be stale wherever
+    // its layer is restored.
+    let core_src = std::fs::metadata(t_core.join("core/src/lib.rs")).unwrap();
+    assert!(
+        filetime::FileTime::from_last_modification_time(&core_src) < ahead,
+        "core/src/lib.rs was given a time in the future"
     );
     read_only(&core_out);
 
@@ -119,12 +129,13 @@ fn package_layers_build_each_package_once_and_the_final_build_compiles_nothing()
     };
     assert_eq!(common::run_fx(&fin, "debug"), expected);
 
-    // An edit in fx-core: its layer is stale, so its units (and fx-app's) compile again; fx-util's
-    // layer still serves.
+    // A new tree (as a Nix derivation is) with an edit in fx-core: its layer is stale, so its
+    // units (and fx-app's) compile again; fx-util's layer still serves.
+    let edited = w.checkout("edited");
     append(
-        &fin.join("core/src/lib.rs"),
+        &edited.join("core/src/lib.rs"),
         "\npub fn added() -> u32 { 1 }\n",
     );
-    let r = w.strata(&fin, &args).ok();
+    let r = w.strata(&edited, &args).ok();
     assert_eq!(r.compiled(), ["fx-app", "fx-core"], "{}", r.stderr);
 }
