@@ -19,13 +19,13 @@ use crate::{Summary, Used};
 /// State captured before cargo runs.
 pub struct Pre {
     /// Source hashes and mtimes as cargo is about to see them.
-    stamps: Vec<SourceStamp>,
+    pub(crate) stamps: Vec<SourceStamp>,
     /// The crate layer restored now, or the one last saved from this build dir.
     base: Option<(ObjectId, Manifest)>,
     pub started: FileTime,
     filter: SourceFilter,
     /// The `sources` key part as cargo is about to see the sources.
-    sources: String,
+    pub(crate) sources: String,
 }
 
 pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary) -> Option<Pre> {

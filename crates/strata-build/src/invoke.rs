@@ -17,6 +17,7 @@
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::Instant;
 
 use strata_cargo::CargoCommand;
 use strata_cargo::messages::{Line, UnitMessage, parse_line};
@@ -31,6 +32,8 @@ pub struct Outcome {
     /// The units cargo reported (compiled or fresh), in order; `None` when cargo ran without
     /// JSON messages.
     pub units: Option<Vec<UnitMessage>>,
+    /// How long cargo took: the build pass when there is one (the part that compiles).
+    pub cargo_ms: u64,
 }
 
 /// How the user's command runs.
@@ -119,12 +122,18 @@ pub fn run(
             Outcome {
                 status: run_plain(cmd, envs, rep),
                 units: pass.units,
+                cargo_ms: pass.cargo_ms,
             }
         }
-        Plan::Plain => Outcome {
-            status: run_plain(cmd, envs, rep),
-            units: None,
-        },
+        Plan::Plain => {
+            let started = Instant::now();
+            let status = run_plain(cmd, envs, rep);
+            Outcome {
+                status,
+                units: None,
+                cargo_ms: millis(started),
+            }
+        }
     }
 }
 
@@ -166,6 +175,7 @@ fn read_messages(
     let mut c = cargo(sub, args, envs);
     c.stdout(Stdio::piped());
     rep.detail(&format!("running {c:?}"));
+    let started = Instant::now();
     let mut child = match c.spawn() {
         Ok(child) => child,
         Err(e) => {
@@ -173,6 +183,7 @@ fn read_messages(
             return Outcome {
                 status: Err(e),
                 units: None,
+                cargo_ms: 0,
             };
         }
     };
@@ -207,7 +218,12 @@ fn read_messages(
     Outcome {
         status,
         units: Some(units),
+        cargo_ms: millis(started),
     }
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod deps;
 pub mod dev;
 mod invoke;
 mod package;
+pub mod record;
 mod remote;
 pub mod report;
 mod restore;
@@ -40,6 +41,8 @@ pub struct Summary {
     pub stored_bytes: u64,
     /// Refs this run wrote or found on its exact keys: what a push publishes.
     pub refs: Vec<String>,
+    /// What the time-saved estimate needs (see [`record`]).
+    pub timing: record::Timing,
 }
 
 /// Run `cmd` through cargo with layers restored before and saved after. Returns cargo's exit code.
@@ -88,6 +91,19 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
     let default_bin = used::default_bin(&session);
     let outcome = invoke::run(cmd, &session.envs, default_bin.as_deref(), rep);
     let success = outcome.status.as_ref().is_ok_and(|s| s.success());
+    summary.timing.cargo_ran(
+        outcome.cargo_ms,
+        outcome.units.as_deref(),
+        &session.ws.build_dir,
+        &session.ws.target_dir,
+    );
+    // Why cargo compiled: asked now, before this run's layers become "the previous build".
+    let why = match &pre {
+        Some(pre) if !summary.timing.compiled.is_empty() || !summary.timing.messages => {
+            Some(why::at_run(&session, &pre.stamps, &pre.sources).to_string())
+        }
+        _ => None,
+    };
     if let Some((name, out)) = &opts.save_package
         && success
     {
@@ -120,7 +136,65 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         );
     }
     print_summary(rep, &summary);
-    exit_code(outcome.status)
+    let code = exit_code(outcome.status);
+    if !strata_store::in_nix_build() {
+        let rec = run_record(&session, rep, &summary, code, outcome.cargo_ms, why.as_deref());
+        if let Err(e) = record::append(session.store.root(), &rec) {
+            rep.warn(&format!("could not record this run: {e}"));
+        }
+    }
+    code
+}
+
+fn run_record(
+    s: &Session,
+    rep: &Reporter,
+    summary: &Summary,
+    exit: i32,
+    cargo_ms: u64,
+    why: Option<&str>,
+) -> record::RunRecord {
+    let t = &summary.timing;
+    let name = s
+        .ws
+        .metadata
+        .root_package()
+        .map(|p| p.name.to_string())
+        .or_else(|| {
+            s.ws.root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let mut rec = record::RunRecord {
+        at: restore::now_secs(),
+        project: s.project.clone(),
+        name,
+        root: s.ws.root.display().to_string(),
+        command: std::iter::once(s.command.subcommand.as_str())
+            .chain(s.command.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        scope: s.scope.to_string(),
+        exit,
+        wall_ms: u64::try_from(rep.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        cargo_ms,
+        restored_layers: summary.restored_layers,
+        restored_units: summary.restored_units,
+        restored_bytes: summary.restored_bytes,
+        fresh_units: t.messages.then_some(t.fresh.len()),
+        compiled_units: t.messages.then_some(t.compiled.len()),
+        restored_fresh: t.restored_fresh(),
+        saved_ms: t.saved_ms(),
+        saved_layers: summary.saved_layers,
+        saved_bytes: summary.saved_bytes,
+        stored_bytes: summary.stored_bytes,
+        why: Vec::new(),
+    };
+    if let Some(why) = why {
+        rec.set_why(why);
+    }
+    rec
 }
 
 /// Save what cargo used: the dependency units whatever cargo's result (a compile error in a
@@ -201,10 +275,16 @@ fn exit_code(status: std::io::Result<std::process::ExitStatus>) -> i32 {
 
 fn print_summary(rep: &Reporter, s: &Summary) {
     let secs = rep.started.elapsed().as_secs_f64();
+    // What the restored units saved, when cargo's messages tell which were fresh.
+    let saved = if s.restored_units > 0 && s.timing.messages {
+        format!("; {} saved", record::approx(s.timing.saved_ms()))
+    } else {
+        String::new()
+    };
     rep.status(
         "Strata",
         &format!(
-            "restored {} layer{} ({} units, {}), saved {} layer{} ({}, {} new in store) in {secs:.2}s",
+            "restored {} layer{} ({} units, {}{saved}), saved {} layer{} ({}, {} new in store) in {secs:.2}s",
             s.restored_layers,
             if s.restored_layers == 1 { "" } else { "s" },
             s.restored_units,

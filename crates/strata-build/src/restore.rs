@@ -123,6 +123,11 @@ pub fn restore_newer_than(
                     stats.problems.join("\n  ")
                 ));
             }
+            if let Some(avg) = crate::record::layer_average(m)
+                && !stats.restored.is_empty()
+            {
+                summary.timing.restored.push((stats.restored.clone(), avg));
+            }
             if stats.units_restored > 0 {
                 summary.restored_layers += 1;
                 summary.restored_units += stats.units_restored;

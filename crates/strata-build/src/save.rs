@@ -74,6 +74,14 @@ pub fn save_layer_in(
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     entries.dedup_by(|a, b| a.path == b.path);
     let mut meta = layer.meta;
+    let units = unit_ids_of(&entries);
+    meta.retain(|k, _| k != crate::record::META_MS && k != crate::record::META_UNITS);
+    // Not in a Nix build: a time would make its output differ from run to run.
+    if !strata_store::in_nix_build()
+        && let Some(time) = summary.timing.layer_meta(&units, layer.known)
+    {
+        meta.extend(time);
+    }
     meta.insert("project".into(), s.project.clone());
     meta.insert("scope".into(), s.scope.into());
     let manifest = Manifest {
@@ -108,8 +116,11 @@ pub fn save_layer_in(
 
 /// `(profile, hash)` of every unit a layer holds.
 pub fn unit_ids(layer: &Manifest) -> BTreeSet<UnitId> {
-    layer
-        .entries
+    unit_ids_of(&layer.entries)
+}
+
+fn unit_ids_of(entries: &[Entry]) -> BTreeSet<UnitId> {
+    entries
         .iter()
         .filter_map(|e| match strata_layer::classify(&e.path) {
             Group::Unit { profile, hash } => Some((profile, hash)),

@@ -72,18 +72,59 @@ pub fn why(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> Result<WhyRepo
     };
     let filter = SourceFilter::default();
     let hashed = strata_layer::hash_sources(strata_workspace::source_files(&s.ws)?);
+    let now: HashMap<(String, String), strata_store::ObjectId> = hashed
+        .iter()
+        .filter_map(|(f, h)| h.map(|h| ((f.root.clone(), f.rel.clone()), h)))
+        .collect();
+    Ok(compare(
+        &s,
+        &prev,
+        crate::crates::sources_part(&hashed, &filter),
+        &now,
+    ))
+}
+
+/// What `strata why` says during a run, before its layers are saved: the project's previous
+/// build (local store only) against the sources as cargo saw them. For the run's record.
+pub(crate) fn at_run(s: &Session, stamps: &[strata_store::SourceStamp], sources: &str) -> WhyReport {
+    let prev = [
+        refs::latest(&s.project, &s.config_id(), LayerKind::Crates, s.scope),
+        refs::last(&s.project),
+    ]
+    .iter()
+    .find_map(|name| {
+        let id = s.store.get_ref(name).ok().flatten()?;
+        s.store.get_manifest(&id).ok()
+    });
+    let Some(prev) = prev else {
+        return WhyReport {
+            no_previous: true,
+            ..WhyReport::default()
+        };
+    };
+    let now = stamps
+        .iter()
+        .map(|st| ((st.root.clone(), st.path.clone()), st.hash))
+        .collect();
+    compare(s, &prev, sources.to_string(), &now)
+}
+
+/// The key parts, input files and skeleton files that differ between the build that saved `prev`
+/// and now (`sources`: the sources key part now; `now`: every source file's hash).
+fn compare(
+    s: &Session,
+    prev: &strata_store::Manifest,
+    sources: String,
+    now: &HashMap<(String, String), strata_store::ObjectId>,
+) -> WhyReport {
+    let filter = SourceFilter::default();
     let mut parts = s.parts.clone();
-    parts.insert("sources", crate::crates::sources_part(&hashed, &filter));
+    parts.insert("sources", sources);
     let old = KeyParts::from_meta(&prev.meta);
     let mut report = WhyReport {
         changes: old.diff(&parts),
         ..WhyReport::default()
     };
-
-    let now: HashMap<(String, String), strata_store::ObjectId> = hashed
-        .iter()
-        .filter_map(|(f, h)| h.map(|h| ((f.root.clone(), f.rel.clone()), h)))
-        .collect();
     let mut seen = std::collections::HashSet::new();
     for st in &prev.sources {
         let k = (st.root.clone(), st.path.clone());
@@ -132,7 +173,7 @@ pub fn why(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> Result<WhyRepo
             }
         }
     }
-    Ok(report)
+    report
 }
 
 fn label(root: &str, rel: &str) -> String {

@@ -13,6 +13,8 @@ use crate::{RestoreError, io_err, set_mtime};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RestoreStats {
     pub units_restored: usize,
+    /// `(profile, hash)` of each unit restored now (what the run may claim time saved for).
+    pub restored: Vec<(String, String)>,
     /// Units already present in the target dir (their fingerprint dir exists): left alone.
     pub units_present: usize,
     /// Units not restored because a blob was missing or corrupt; cargo rebuilds them.
@@ -108,6 +110,7 @@ pub fn restore_layer_newer_than(
     // shifted by how much newer than in this layer its units already here are: their order
     // within the layer stays, and none is older than a dependency already here.
     // Which units are here already (read once), and by how much newer than in this layer.
+    let keys: Vec<(String, String)> = units.keys().cloned().collect();
     let present: Vec<Option<i128>> = units
         .par_iter()
         .map(|(_, entries)| present_newer_by(target, entries))
@@ -147,7 +150,7 @@ pub fn restore_layer_newer_than(
     // Blob → the files restored with it now (path in the target dir, mtime).
     let mut restored_blobs: HashMap<ObjectId, Vec<(String, strata_store::FileTime)>> =
         HashMap::new();
-    for r in results {
+    for (r, key) in results.into_iter().zip(keys) {
         match r {
             UnitOutcome::Present => stats.units_present += 1,
             UnitOutcome::Restored {
@@ -157,6 +160,7 @@ pub fn restore_layer_newer_than(
                 blobs,
             } => {
                 stats.units_restored += 1;
+                stats.restored.push(key);
                 stats.files += files;
                 stats.bytes += bytes;
                 stats.newest = stats.newest.max(newest);
