@@ -235,7 +235,8 @@ impl Timing {
             return;
         };
         self.messages = true;
-        for m in messages {
+        // cargo does not say whether a build script ran again: its runs count neither way.
+        for m in messages.iter().filter(|m| !m.build_script_run) {
             let Some(unit) = strata_layer::unit_of(&m.paths, &m.target_name, build_dir, target_dir)
             else {
                 continue;

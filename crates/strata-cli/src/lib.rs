@@ -62,6 +62,10 @@ enum Command {
     /// Inspect and maintain the local store
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Hit rate, units restored and compiled, and time saved, from the store's run records
+    Stats(commands::stats::StatsArgs),
+    /// Write one self-contained HTML page of the run records, the biggest misses and store sizes
+    Report(commands::report::ReportArgs),
     /// Prepare the dev loop: restore dev layers, pick a linker, report (`dev init`: nextest profile)
     Dev(dev::DevArgs),
     /// Print the dev loop's exports for a shell: eval "$(strata env)"
@@ -112,6 +116,8 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
         Command::Nextest(a) => commands::cargo::run(&cli, "nextest", a),
         Command::Why(a) => commands::why::run(&cli, a),
         Command::Store(s) => store::run(&cli, s),
+        Command::Stats(a) => commands::stats::run(&cli, a),
+        Command::Report(a) => commands::report::run(&cli, a),
         Command::Dev(a) => dev::run_dev(&cli, a),
         Command::Env(a) => dev::run_env(a),
         Command::Doctor => dev::run_doctor(),

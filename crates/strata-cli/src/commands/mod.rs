@@ -9,7 +9,9 @@ pub mod nix;
 mod nix_cache;
 mod nix_flake;
 pub mod remote;
+pub mod report;
 pub mod serve;
+pub mod stats;
 pub mod store;
 pub mod why;
 
