@@ -42,6 +42,15 @@ fn scrub_numbers(line: &str) -> String {
             i += 2;
             continue;
         }
+        // Estimates (`~1m32s`, `~17s`, `~0.0s`) vary with the machine.
+        if let Some(est) = w.strip_prefix('~') {
+            let end = est
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                .unwrap_or(est.len());
+            out.push(format!("[EST]{}", &est[end..]));
+            i += 1;
+            continue;
+        }
         let secs = w.trim_end_matches([',', ')', ';']);
         if let Some(n) = secs.strip_suffix('s')
             && !n.is_empty()
@@ -114,14 +123,18 @@ fn summary_why_and_store_stats() {
     common::append(&a.join("util/Cargo.toml"), "\n[features]\nextra = []\n");
     let why = w.strata(&a, &["why"]).ok();
     let stats = w.strata(&a, &["store", "stats"]).ok();
+    let runs = w.strata(&a, &["stats"]).ok();
+    let markdown = w.strata(&a, &["stats", "--markdown"]).ok();
     insta::assert_snapshot!(
         "summary_why_stats",
         format!(
-            "$ strata build (cold)\n{}\n$ strata build (fresh clone)\n{}\n$ strata why (after a manifest edit)\n{}\n$ strata store stats\n{}",
+            "$ strata build (cold)\n{}\n$ strata build (fresh clone)\n{}\n$ strata why (after a manifest edit)\n{}\n$ strata store stats\n{}\n$ strata stats\n{}\n$ strata stats --markdown\n{}",
             scrub(&w, &cold.stderr),
             scrub(&w, &warm.stderr),
             scrub(&w, &why.stdout),
-            scrub(&w, &stats.stdout)
+            scrub(&w, &stats.stdout),
+            scrub(&w, &runs.stdout),
+            scrub(&w, &markdown.stdout)
         )
     );
 }
@@ -133,5 +146,9 @@ fn scrubbing_keeps_words_and_replaces_sizes_and_times() {
             "restored 2 layers (45 units, 178.3 MiB), saved 0 layers (0 B, 0 B new) in 0.55s"
         ),
         "restored 2 layers (45 units, [SIZE]), saved 0 layers ([SIZE], [SIZE] new) in [TIME]"
+    );
+    assert_eq!(
+        scrub_numbers("(10 units, 25.3 MiB; ~17s saved), | ~1m32s | ~0.0s |"),
+        "(10 units, [SIZE]; [EST] saved), | [EST] | [EST] |"
     );
 }

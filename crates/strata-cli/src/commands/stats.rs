@@ -220,11 +220,11 @@ fn markdown(runs: &[RunRecord], t: &Totals) -> String {
         return s;
     }
     s.push_str(&format!(
-        "{} run{}, hit rate {}, about {} of cargo time saved (estimate).\n\n",
+        "{} run{}, hit rate {}, {} of cargo time saved (estimate).\n\n",
         t.runs,
         if t.runs == 1 { "" } else { "s" },
         percent(t.hit_rate),
-        approx(t.saved_ms).trim_start_matches('~')
+        approx(t.saved_ms)
     ));
     s.push_str("| command | project | restored units | fresh / compiled units | time saved |\n");
     s.push_str("|---|---|---:|---:|---:|\n");
