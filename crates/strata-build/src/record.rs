@@ -4,7 +4,7 @@
 //!
 //! Time saved, and why it is an estimate: cargo reports no per-unit durations. When a layer is
 //! saved, its meta gets `time.ms`, the cargo time attributed to its units, and `time.units`, how
-//! many units it holds. A unit cargo compiled in the saving run is attributed an equal share of
+//! many units it holds (build-script runs aside: cargo does not say whether one ran). A unit cargo compiled in the saving run is attributed an equal share of
 //! that run's cargo time (cargo's wall time ÷ units it compiled); a unit it did not compile keeps
 //! the average of the layer it came from; anything else counts 0. A later run claims, for every
 //! unit it restored from a layer and that cargo then reported fresh, that layer's average. So the
@@ -217,6 +217,8 @@ pub struct Timing {
     pub messages: bool,
     pub compiled: BTreeSet<UnitId>,
     pub fresh: BTreeSet<UnitId>,
+    /// Build-script runs: left out of a layer's unit count, so they do not thin its average.
+    pub script_runs: BTreeSet<UnitId>,
     /// Per restored layer: the units restored from it now, and its cargo ms per unit.
     pub restored: Vec<(Vec<UnitId>, f64)>,
 }
@@ -235,13 +237,15 @@ impl Timing {
             return;
         };
         self.messages = true;
-        // cargo does not say whether a build script ran again: its runs count neither way.
-        for m in messages.iter().filter(|m| !m.build_script_run) {
+        for m in messages {
             let Some(unit) = strata_layer::unit_of(&m.paths, &m.target_name, build_dir, target_dir)
             else {
                 continue;
             };
-            if m.fresh {
+            // cargo does not say whether a build script ran again: its runs count neither way.
+            if m.build_script_run {
+                self.script_runs.insert(unit);
+            } else if m.fresh {
                 self.fresh.insert(unit);
             } else {
                 self.compiled.insert(unit);
@@ -283,7 +287,7 @@ impl Timing {
             .iter()
             .map(|(units, avg)| units.iter().filter(|u| self.fresh.contains(*u)).count() as f64 * avg)
             .sum();
-        ms.round() as u64
+        ms.floor() as u64
     }
 
     /// `time.ms` and `time.units` for a layer of `units`: a unit compiled now gets this run's
@@ -307,6 +311,10 @@ impl Timing {
         if share.is_none() && known.is_empty() && restored.is_empty() {
             return None;
         }
+        let units: Vec<&UnitId> = units
+            .iter()
+            .filter(|u| !self.script_runs.contains(*u))
+            .collect();
         let ms: f64 = units
             .iter()
             .map(|u| {
@@ -315,14 +323,15 @@ impl Timing {
                 }
                 known
                     .iter()
-                    .find(|(us, _)| us.contains(u))
+                    .find(|(us, _)| us.contains(*u))
                     .map(|(_, avg)| *avg)
-                    .or_else(|| restored.get(u).copied())
+                    .or_else(|| restored.get(*u).copied())
                     .unwrap_or(0.0)
             })
             .sum();
         let mut meta = BTreeMap::new();
-        meta.insert(META_MS.to_string(), format!("{}", ms.round() as u64));
+        // Rounded down, as every estimate here: never more than measured.
+        meta.insert(META_MS.to_string(), format!("{}", ms.floor() as u64));
         meta.insert(META_UNITS.to_string(), units.len().to_string());
         Some(meta)
     }
@@ -442,12 +451,15 @@ mod tests {
             t.compiled.insert(u(h));
         }
         let deps: BTreeSet<UnitId> = [u("a"), u("b")].into();
-        let local: BTreeSet<UnitId> = [u("c")].into();
+        // A build-script run in the layer thins nothing: cargo does not say whether it ran.
+        t.script_runs.insert(u("run"));
+        let local: BTreeSet<UnitId> = [u("c"), u("run")].into();
         let d = t.layer_meta(&deps, &[]).unwrap();
         let l = t.layer_meta(&local, &[]).unwrap();
         assert_eq!(d[META_MS], "6000");
         assert_eq!(l[META_MS], "3000");
         assert_eq!(d[META_UNITS], "2");
+        assert_eq!(l[META_UNITS], "1");
     }
 
     #[test]

@@ -179,6 +179,17 @@ fn records_stats_and_the_report_page_on_real_builds() {
     assert!(misses.contains("core/src/lib.rs (modified)"), "{misses}");
     assert!(dom.contains("id=\"store-size\""), "{dom}");
     assert!(dom.contains("No remote cache configured."), "{dom}");
+
+    // A store that is a Nix build's output records nothing.
+    let nix_top = w.path("nix-build-top");
+    std::fs::create_dir_all(&nix_top).unwrap();
+    w.strata_env(
+        &clone_dir,
+        &["build"],
+        &[env[0], env[1], ("NIX_BUILD_TOP", nix_top.as_path())],
+    )
+    .ok();
+    assert_eq!(records(&w).len(), 3);
 }
 
 /// Open `page` in headless Chromium: take a screenshot (checked to be a real PNG) and return the
