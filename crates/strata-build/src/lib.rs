@@ -138,7 +138,14 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
     print_summary(rep, &summary);
     let code = exit_code(outcome.status);
     if !strata_store::in_nix_build() {
-        let rec = run_record(&session, rep, &summary, code, outcome.cargo_ms, why.as_deref());
+        let rec = run_record(
+            &session,
+            rep,
+            &summary,
+            code,
+            outcome.cargo_ms,
+            why.as_deref(),
+        );
         if let Err(e) = record::append(session.store.root(), &rec) {
             rep.warn(&format!("could not record this run: {e}"));
         }
@@ -155,17 +162,16 @@ fn run_record(
     why: Option<&str>,
 ) -> record::RunRecord {
     let t = &summary.timing;
-    let name = s
-        .ws
-        .metadata
-        .root_package()
-        .map(|p| p.name.to_string())
-        .or_else(|| {
-            s.ws.root
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_default();
+    let name =
+        s.ws.metadata
+            .root_package()
+            .map(|p| p.name.to_string())
+            .or_else(|| {
+                s.ws.root
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
     let mut rec = record::RunRecord {
         at: restore::now_secs(),
         project: s.project.clone(),

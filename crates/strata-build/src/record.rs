@@ -285,7 +285,9 @@ impl Timing {
         let ms: f64 = self
             .restored
             .iter()
-            .map(|(units, avg)| units.iter().filter(|u| self.fresh.contains(*u)).count() as f64 * avg)
+            .map(|(units, avg)| {
+                units.iter().filter(|u| self.fresh.contains(*u)).count() as f64 * avg
+            })
             .sum();
         ms.floor() as u64
     }
@@ -384,7 +386,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         append_capped(dir.path(), &rec(1), 10).unwrap();
         let path = runs_file(dir.path());
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"{\"at\":2,\"proj").unwrap();
         append_capped(dir.path(), &rec(3), 10).unwrap();
         let (all, bad) = read_dir(dir.path()).unwrap();
@@ -410,11 +415,7 @@ mod tests {
         assert_eq!(all.len(), 100);
         // Each writer's records stay in its own order.
         for t in 0..4u64 {
-            let mine: Vec<u64> = all
-                .iter()
-                .map(|r| r.at)
-                .filter(|a| a / 1000 == t)
-                .collect();
+            let mine: Vec<u64> = all.iter().map(|r| r.at).filter(|a| a / 1000 == t).collect();
             assert!(mine.windows(2).all(|w| w[0] < w[1]), "{mine:?}");
         }
     }

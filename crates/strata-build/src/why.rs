@@ -86,7 +86,11 @@ pub fn why(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> Result<WhyRepo
 
 /// What `strata why` says during a run, before its layers are saved: the project's previous
 /// build (local store only) against the sources as cargo saw them. For the run's record.
-pub(crate) fn at_run(s: &Session, stamps: &[strata_store::SourceStamp], sources: &str) -> WhyReport {
+pub(crate) fn at_run(
+    s: &Session,
+    stamps: &[strata_store::SourceStamp],
+    sources: &str,
+) -> WhyReport {
     let prev = [
         refs::latest(&s.project, &s.config_id(), LayerKind::Crates, s.scope),
         refs::last(&s.project),

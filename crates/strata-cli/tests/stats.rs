@@ -22,7 +22,10 @@ fn records_stats_and_the_report_page_on_real_builds() {
     let home = w.path("home");
     std::fs::create_dir_all(&home).unwrap();
     // No remote from the machine's own configuration.
-    let env = [("HOME", home.as_path()), ("XDG_CONFIG_HOME", home.as_path())];
+    let env = [
+        ("HOME", home.as_path()),
+        ("XDG_CONFIG_HOME", home.as_path()),
+    ];
 
     // Cold: everything compiled, nothing restored, nothing claimed.
     let cold_dir = w.checkout("fixture-cold");
@@ -36,7 +39,10 @@ fn records_stats_and_the_report_page_on_real_builds() {
     assert_eq!(cold.saved_ms, 0);
     assert!(cold.compiled_units.unwrap() >= 4, "{cold:?}");
     assert_eq!(cold.fresh_units, Some(0));
-    assert!(cold.cargo_ms > 0 && cold.cargo_ms <= cold.wall_ms, "{cold:?}");
+    assert!(
+        cold.cargo_ms > 0 && cold.cargo_ms <= cold.wall_ms,
+        "{cold:?}"
+    );
     assert_eq!(cold.why, ["no previous build of this project in the store"]);
 
     // A fresh clone at another path: units restored, cargo finds them fresh, time saved is
@@ -63,10 +69,7 @@ fn records_stats_and_the_report_page_on_real_builds() {
         .find(|l| l.trim_start().starts_with("Strata restored"))
         .expect("summary line");
     assert!(
-        summary.contains(&format!(
-            "; {} saved)",
-            record::approx(clone.saved_ms)
-        )),
+        summary.contains(&format!("; {} saved)", record::approx(clone.saved_ms))),
         "{summary}"
     );
 
@@ -104,7 +107,11 @@ fn records_stats_and_the_report_page_on_real_builds() {
     // `--markdown --since`: the window's runs only, and their total.
     let since = clone.at.to_string();
     let md = w
-        .strata_env(&clone_dir, &["stats", "--since", &since, "--markdown"], &env)
+        .strata_env(
+            &clone_dir,
+            &["stats", "--since", &since, "--markdown"],
+            &env,
+        )
         .ok();
     let rows: Vec<&str> = md
         .stdout
@@ -120,10 +127,8 @@ fn records_stats_and_the_report_page_on_real_builds() {
         md.stdout
     );
     assert!(
-        md.stdout.contains(&format!(
-            "| **total** | | {} | ",
-            clone.restored_units
-        )),
+        md.stdout
+            .contains(&format!("| **total** | | {} | ", clone.restored_units)),
         "{}",
         md.stdout
     );
@@ -133,12 +138,8 @@ fn records_stats_and_the_report_page_on_real_builds() {
 
     // The report page, rendered by a real browser.
     let page = w.path("report.html");
-    w.strata_env(
-        &clone_dir,
-        &["report", "-o", page.to_str().unwrap()],
-        &env,
-    )
-    .ok();
+    w.strata_env(&clone_dir, &["report", "-o", page.to_str().unwrap()], &env)
+        .ok();
     let html = std::fs::read_to_string(&page).unwrap();
     // Self-contained: no script, stylesheet, image or font from anywhere.
     for fetch in ["<script", "<link", "src=", "@import", "url("] {
@@ -235,7 +236,11 @@ fn chromium(page: &Path, png: &Path, profile: &Path) -> String {
     );
     let bytes = std::fs::read(png).expect("the screenshot");
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    assert!(bytes.len() > 20_000, "a near-empty screenshot: {} bytes", bytes.len());
+    assert!(
+        bytes.len() > 20_000,
+        "a near-empty screenshot: {} bytes",
+        bytes.len()
+    );
     let mut dump = Command::new(bin);
     common(&mut dump);
     let out = dump

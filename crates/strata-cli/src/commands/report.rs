@@ -181,19 +181,19 @@ pub fn page(runs: &[RunRecord], store_html: &str, remote_html: &str, now: u64) -
          pre{background:#f7f7f7;padding:.5em;overflow:auto}.warn{color:#a40}.note{color:#666;font-size:.9em}\
          </style></head><body>\n",
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h1>strata report</h1><p class=\"note\">Generated {} from the store's records of the last {} cached cargo runs.</p>\n",
+        "<h1>strata report</h1><p class=\"note\">Generated {} from the store's records of the last {} cached cargo runs.</p>",
         utc(now),
         runs.len()
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<div class=\"figures\">\
          <div class=\"figure\">runs<b id=\"runs\">{}</b></div>\
          <div class=\"figure\">hit rate<b id=\"hit-rate\">{}</b></div>\
          <div class=\"figure\">time saved (estimate)<b id=\"time-saved\">{}</b></div>\
-         <div class=\"figure\">cargo time<b id=\"cargo-time\">{}</b></div></div>\n",
+         <div class=\"figure\">cargo time<b id=\"cargo-time\">{}</b></div></div>",
         totals.runs,
         percent(totals.hit_rate),
         approx(totals.saved_ms),
@@ -218,12 +218,23 @@ pub fn page(runs: &[RunRecord], store_html: &str, remote_html: &str, now: u64) -
                     .and_then(|n| Some(r.restored_fresh? as f64 / n as f64));
                 (
                     rate.unwrap_or(0.0) * 100.0,
-                    format!("{} cargo {}: hit rate {}", utc(r.at), r.command, percent(rate)),
+                    format!(
+                        "{} cargo {}: hit rate {}",
+                        utc(r.at),
+                        r.command,
+                        percent(rate)
+                    ),
                 )
             })
             .collect();
         h.push_str("<h3>Hit rate per run (%)</h3>\n");
-        h.push_str(&bar_chart("chart-hit-rate", "hit rate per run", &hit, 100.0, "#3a7"));
+        h.push_str(&bar_chart(
+            "chart-hit-rate",
+            "hit rate per run",
+            &hit,
+            100.0,
+            "#3a7",
+        ));
         let saved: Vec<(f64, String)> = recent
             .iter()
             .map(|r| {
@@ -240,12 +251,18 @@ pub fn page(runs: &[RunRecord], store_html: &str, remote_html: &str, now: u64) -
             })
             .collect();
         let max = saved.iter().map(|(v, _)| *v).fold(0.0, f64::max);
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<h3>Time saved per run (estimate; tallest bar {})</h3>\n",
+            "<h3>Time saved per run (estimate; tallest bar {})</h3>",
             approx(max as u64)
         );
-        h.push_str(&bar_chart("chart-saved", "time saved per run", &saved, max, "#37a"));
+        h.push_str(&bar_chart(
+            "chart-saved",
+            "time saved per run",
+            &saved,
+            max,
+            "#37a",
+        ));
         h.push_str("\n<table id=\"runs-table\"><tr><th>ended</th><th>project</th><th>command</th><th>restored</th><th>fresh</th><th>compiled</th><th>saved</th><th>cargo</th></tr>");
         for r in recent.iter().rev().take(20) {
             let _ = write!(
