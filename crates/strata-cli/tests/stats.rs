@@ -181,6 +181,23 @@ fn records_stats_and_the_report_page_on_real_builds() {
     assert!(dom.contains("id=\"store-size\""), "{dom}");
     assert!(dom.contains("No remote cache configured."), "{dom}");
 
+    // With a directory remote, its size is on the page.
+    let remote = w.path("remote");
+    std::fs::create_dir_all(remote.join("blobs")).unwrap();
+    std::fs::write(remote.join("blobs/x"), vec![0u8; 3000]).unwrap();
+    std::fs::write(remote.join("y"), vec![0u8; 1000]).unwrap();
+    w.strata_env(
+        &clone_dir,
+        &["report", "-o", page.to_str().unwrap()],
+        &[env[0], env[1], ("STRATA_REMOTE", remote.as_path())],
+    )
+    .ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<span class=\"remote-size\">2 files, 3.9 KiB</span>"),
+        "{html}"
+    );
+
     // A store that is a Nix build's output records nothing.
     let nix_top = w.path("nix-build-top");
     std::fs::create_dir_all(&nix_top).unwrap();

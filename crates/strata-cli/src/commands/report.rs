@@ -107,8 +107,9 @@ fn store_section(store: &strata_store::Store) -> String {
     }
 }
 
-/// The remotes as configured. Their size is not shown: strata's remote interface reads and
-/// writes objects by name and cannot list a remote yet, and the page says so.
+/// The remotes as configured, with the size of each that can be listed: a directory remote is
+/// walked; strata's interface to the other backends reads and writes objects by name and cannot
+/// list them yet, and the page says so.
 fn remote_section() -> String {
     match strata_remote::Config::load() {
         Err(e) => format!(
@@ -121,9 +122,23 @@ fn remote_section() -> String {
         Ok(cfg) => {
             let mut s = String::from("<ul id=\"remote\">");
             for r in &cfg.remotes {
+                let size = match &r.spec.backend {
+                    strata_remote::Backend::Fs { dir } => match dir_size(dir) {
+                        Ok((files, bytes)) => format!(
+                            "<span class=\"remote-size\">{files} files, {}</span>",
+                            human_bytes(bytes)
+                        ),
+                        Err(e) => format!(
+                            "<span class=\"warn\">cannot list {}: {}</span>",
+                            esc(&dir.display().to_string()),
+                            esc(&e.to_string())
+                        ),
+                    },
+                    _ => "size unknown (strata cannot list this kind of remote yet)".to_string(),
+                };
                 let _ = write!(
                     s,
-                    "<li><code>{}</code>: size unknown (strata cannot list a remote's objects yet)</li>",
+                    "<li><code>{}</code>: {size}</li>",
                     esc(&r.spec.to_string())
                 );
             }
@@ -133,18 +148,47 @@ fn remote_section() -> String {
     }
 }
 
+/// Files and bytes under `dir` (symlinks are not followed).
+fn dir_size(dir: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    let (mut files, mut bytes) = (0, 0);
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let e = e?;
+            let t = e.file_type()?;
+            if t.is_dir() {
+                todo.push(e.path());
+            } else if t.is_file() {
+                files += 1;
+                bytes += e.metadata()?.len();
+            }
+        }
+    }
+    Ok((files, bytes))
+}
+
 /// A bar chart: one bar per value (0..=max), a hover title per bar.
-fn bar_chart(id: &str, label: &str, bars: &[(f64, String)], max: f64, color: &str) -> String {
+fn bar_chart(
+    id: &str,
+    label: &str,
+    bars: &[(f64, String)],
+    max: f64,
+    top: &str,
+    color: &str,
+) -> String {
     const W: f64 = 720.0;
     const H: f64 = 160.0;
     let n = bars.len().max(1) as f64;
     let step = W / n;
     let mut s = format!(
         "<svg id=\"{id}\" class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {W} {}\" width=\"{W}\" height=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">\
-         <line x1=\"0\" y1=\"{H}\" x2=\"{W}\" y2=\"{H}\" stroke=\"#999\"/>",
+         <line x1=\"0\" y1=\"{H}\" x2=\"{W}\" y2=\"{H}\" stroke=\"#999\"/>\
+         <line x1=\"0\" y1=\"4\" x2=\"{W}\" y2=\"4\" stroke=\"#ddd\" stroke-dasharray=\"4 4\"/>\
+         <text x=\"2\" y=\"16\" font-size=\"11\" fill=\"#666\">{}</text>",
         esc(label),
         H + 2.0,
-        H + 2.0
+        H + 2.0,
+        esc(top)
     );
     for (i, (v, title)) in bars.iter().enumerate() {
         let h = if max > 0.0 {
@@ -233,6 +277,7 @@ pub fn page(runs: &[RunRecord], store_html: &str, remote_html: &str, now: u64) -
             "hit rate per run",
             &hit,
             100.0,
+            "100%",
             "#3a7",
         ));
         let saved: Vec<(f64, String)> = recent
@@ -261,6 +306,7 @@ pub fn page(runs: &[RunRecord], store_html: &str, remote_html: &str, now: u64) -
             "time saved per run",
             &saved,
             max,
+            &approx(max as u64),
             "#37a",
         ));
         h.push_str("\n<table id=\"runs-table\"><tr><th>ended</th><th>project</th><th>command</th><th>restored</th><th>fresh</th><th>compiled</th><th>saved</th><th>cargo</th></tr>");
