@@ -122,9 +122,11 @@ pub fn append(store_root: &Path, rec: &RunRecord) -> Result<(), RecordError> {
     append_capped(&dir(store_root), rec, KEEP)
 }
 
-/// Add `rec` to the records in `dir`, keeping the last `keep`. Concurrent strata runs take turns
-/// on `dir/lock`. A record is one line written at once; when the file is full it is rewritten
-/// into a temp file and renamed over the old one, so no reader ever sees a half-written record.
+/// Add `rec` to the records in `dir`, keeping at least the last `keep` (readers see exactly
+/// those). Concurrent strata runs take turns on `dir/lock`. A record is one line appended at
+/// once; when the file holds a tenth more than `keep`, it is rewritten with the newest `keep`
+/// into a temp file and renamed over the old one (so no reader ever sees a half-written record,
+/// and the rewrite, with its fsync, happens once every `keep / 10` runs, not on every run).
 /// A torn line (a run killed mid-write on a full disk) is ended and then skipped by [`read_dir`].
 pub fn append_capped(dir: &Path, rec: &RunRecord, keep: usize) -> Result<(), RecordError> {
     std::fs::create_dir_all(dir).map_err(io_at(dir))?;
@@ -148,7 +150,7 @@ pub fn append_capped(dir: &Path, rec: &RunRecord, keep: usize) -> Result<(), Rec
     file.read_to_end(&mut text).map_err(io_at(&path))?;
     let complete = text.last().is_none_or(|b| *b == b'\n');
     let lines = text.iter().filter(|b| **b == b'\n').count() + usize::from(!complete);
-    if lines < keep {
+    if lines < keep + (keep / 10).max(1) - 1 {
         let mut out = Vec::with_capacity(line.len() + 1);
         if !complete {
             out.push(b'\n');
@@ -184,6 +186,11 @@ pub fn read(store_root: &Path) -> Result<(Vec<RunRecord>, usize), RecordError> {
 }
 
 pub fn read_dir(dir: &Path) -> Result<(Vec<RunRecord>, usize), RecordError> {
+    read_dir_keep(dir, KEEP)
+}
+
+/// The newest `keep` records in `dir`, oldest first, and how many lines could not be read.
+pub fn read_dir_keep(dir: &Path, keep: usize) -> Result<(Vec<RunRecord>, usize), RecordError> {
     let path = runs_file(dir);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -198,6 +205,8 @@ pub fn read_dir(dir: &Path) -> Result<(Vec<RunRecord>, usize), RecordError> {
             Err(_) => bad += 1,
         }
     }
+    let skip = out.len().saturating_sub(keep);
+    out.drain(..skip);
     Ok((out, bad))
 }
 
@@ -379,6 +388,17 @@ mod tests {
         assert_eq!(all.len(), 1000);
         assert_eq!(all.first().unwrap().at, 5);
         assert_eq!(all.last().unwrap().at, 1004);
+        // The file is rewritten once it holds a tenth more, never grows past that.
+        for n in 1005..1300 {
+            append_capped(dir.path(), &rec(n), KEEP).unwrap();
+            let lines = std::fs::read_to_string(runs_file(dir.path()))
+                .unwrap()
+                .lines()
+                .count();
+            assert!(lines < KEEP + KEEP / 10, "{lines} lines on disk");
+        }
+        let (all, _) = read_dir(dir.path()).unwrap();
+        assert_eq!((all.len(), all.last().unwrap().at), (1000, 1299));
     }
 
     #[test]
@@ -410,9 +430,14 @@ mod tests {
                 });
             }
         });
-        let (all, bad) = read_dir(dir.path()).unwrap();
+        let (all, bad) = read_dir_keep(dir.path(), 100).unwrap();
         assert_eq!(bad, 0);
         assert_eq!(all.len(), 100);
+        let lines = std::fs::read_to_string(runs_file(dir.path()))
+            .unwrap()
+            .lines()
+            .count();
+        assert!((100..110).contains(&lines), "{lines} lines on disk");
         // Each writer's records stay in its own order.
         for t in 0..4u64 {
             let mine: Vec<u64> = all.iter().map(|r| r.at).filter(|a| a / 1000 == t).collect();
