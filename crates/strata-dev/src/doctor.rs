@@ -263,9 +263,7 @@ pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    if let Ok(home) =
-        strata_cargo::CanonicalHome::real_home(&strata_cargo::CanonicalHome::link_path())
-    {
+    if let Ok(home) = strata_cargo::CanonicalHome::real_home() {
         for name in ["config.toml", "config"] {
             let p = home.join(name);
             if p.is_file() && !out.contains(&p) {
