@@ -46,14 +46,22 @@ fn offline_home(dest: &Path, mark: &str) -> PathBuf {
         index.join("config.json"),
     )
     .unwrap();
+    if CRATES
+        .iter()
+        .any(|(krate, _)| !from.join("src").join(INDEX).join(krate).is_dir())
+    {
+        // A fresh machine: fetch the fixture's crates into its home once (the only network use).
+        let ok = Command::new("cargo")
+            .args(["fetch", "--locked", "--manifest-path"])
+            .arg(fixture().join("Cargo.toml"))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cargo fetch of the fixture's crates failed");
+    }
     for (krate, entry) in CRATES {
         let src = from.join("src").join(INDEX).join(krate);
-        assert!(
-            src.is_dir(),
-            "{} is missing: this test builds offline from the machine's registry (run `cargo fetch` in {} once)",
-            src.display(),
-            fixture().display()
-        );
+        assert!(src.is_dir(), "{} is missing after cargo fetch", src.display());
         copy_tree(&src, &to.join("src").join(INDEX).join(krate));
         let cache = index.join(".cache").join(entry);
         std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
