@@ -365,15 +365,16 @@ mod users {
             c
         }
 
-        /// A fresh checkout and store: cargo compiles every crate from this user's home.
-        fn build(&self, s: &Shared, round: &str) -> (PathBuf, Run) {
+        /// A fresh checkout, built with the store `store` (a new store: cargo compiles every crate
+        /// from this user's home).
+        fn build(&self, s: &Shared, round: &str, store: &str) -> (PathBuf, Run) {
             let dir = self.dir.join(format!("ws-{round}"));
             copy_tree(&fixture(), &dir);
             chown_r(&dir, self.uid, self.gid);
             let strata = s.toolchain.parent().unwrap().join("strata");
             let mut c = self.command(s, &dir, strata.to_str().unwrap());
             c.args(["build", "--offline"])
-                .env("STRATA_STORE", self.dir.join(format!("store-{round}")));
+                .env("STRATA_STORE", self.dir.join(format!("store-{store}")));
             (dir, finish(c))
         }
 
@@ -410,7 +411,7 @@ mod users {
         let b = User::new(&w, USERS[1], "B");
 
         // A is first: the link is A's.
-        let (ws, r) = a.build(&s, "1");
+        let (ws, r) = a.build(&s, "1", "1");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(taken_warnings(&r), 0, "{}", r.stderr);
         assert_eq!(fx_output(&ws), expected("A"));
@@ -418,7 +419,7 @@ mod users {
         assert_eq!(std::fs::symlink_metadata(&s.link).unwrap().uid(), a.uid);
 
         // B finds A's link (A could change it at any time): said once, B builds with its own home.
-        let (ws, r) = b.build(&s, "1");
+        let (ws, r) = b.build(&s, "1", "1");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(taken_warnings(&r), 1, "{}", r.stderr);
         assert!(r.stderr.contains(&format!("owned by another user, {}", a.name)), "{}", r.stderr);
@@ -428,7 +429,7 @@ mod users {
         // reads only its own crates, in a strata build and in a `strata env` shell.
         let r = a.sh(&s, &format!("ln -sfn {} {}", a.home.display(), s.link.display()));
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let (ws, r) = b.build(&s, "2");
+        let (ws, r) = b.build(&s, "2", "2");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(taken_warnings(&r), 1, "{}", r.stderr);
         assert_eq!(fx_output(&ws), expected("B"));
@@ -447,21 +448,24 @@ mod users {
         assert_eq!(r.stdout.trim(), expected("B"), "{}", r.stderr);
 
         // The other way round: A's link gone, B's link; A is told and builds with its own home.
+        // (From their first stores: what is checked now is who owns the link.)
         a.sh(&s, &format!("rm {}", s.link.display())).ok();
-        let (_, r) = b.build(&s, "3");
+        let (_, r) = b.build(&s, "3", "1");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(taken_warnings(&r), 0, "{}", r.stderr);
-        let (ws, r) = a.build(&s, "2");
+        let (ws, r) = a.build(&s, "2", "1");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(taken_warnings(&r), 1, "{}", r.stderr);
         assert!(r.stderr.contains(&format!("owned by another user, {}", b.name)), "{}", r.stderr);
         assert_eq!(fx_output(&ws), expected("A"));
 
         // A link made by root, as an admin would once: both users use it, each with its own crates.
+        // A's first layers were built through the link (restored fresh, their dep-info names it);
+        // B's were built with its real home, so cargo compiles B's dependencies again, through it.
         std::fs::remove_file(&s.link).unwrap();
         std::os::unix::fs::symlink("/proc/self/fd/8", &s.link).unwrap();
         for (u, mark) in [(&a, "A"), (&b, "B")] {
-            let (ws, r) = u.build(&s, "root");
+            let (ws, r) = u.build(&s, "root", "1");
             assert_eq!(r.code, 0, "{}", r.stderr);
             assert_eq!(taken_warnings(&r), 0, "{}", r.stderr);
             assert_eq!(itoa_source(&ws), itoa_via(&s.link), "{}: {}", u.name, r.stderr);
