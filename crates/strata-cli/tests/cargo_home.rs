@@ -141,6 +141,11 @@ fn a_strata_env_shell_keeps_working_after_another_run_with_a_home_later_deleted(
         test "$CARGO_HOME" = {link}
         cargo build --offline
         ./target/debug/fx > first.txt
+        # strata in this shell: CARGO_HOME is the link, and the home is the one fd 8 is open on
+        # (a store of its own, so that it compiles).
+        rm -rf target
+        STRATA_STORE={store} "$STRATA" build --offline
+        ./target/debug/fx > via-strata.txt
         (cd {b} && CARGO_HOME={home_b} "$STRATA" build --offline)
         rm -rf {home_b}
         rm -rf target
@@ -150,12 +155,14 @@ fn a_strata_env_shell_keeps_working_after_another_run_with_a_home_later_deleted(
         link = w.link.display(),
         b = b.display(),
         home_b = home_b.display(),
+        store = w.path("store-shell").display(),
     );
     let r = bash(&w, &a, &home_a, &script);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("warning: strata"), "{}", r.stderr);
     let read = |f: &str| std::fs::read_to_string(a.join(f)).unwrap().trim().to_string();
     assert_eq!(read("first.txt"), expected("A"));
+    assert_eq!(read("via-strata.txt"), expected("A"), "{}", r.stderr);
     assert_eq!(read("second.txt"), expected("A"), "{}", r.stderr);
     // The other run built with its own home's crates, through the same link.
     assert_eq!(fx_output(&b), expected("B"));
