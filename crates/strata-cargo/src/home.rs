@@ -377,7 +377,10 @@ mod tests {
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
         let e = ensure_link(&open.join("home")).unwrap_err();
-        assert!(e.to_string().contains("can be changed by another user"), "{e}");
+        assert!(
+            e.to_string().contains("can be changed by another user"),
+            "{e}"
+        );
         assert!(!open.join("home").exists());
         // Sticky, as /tmp is: others cannot rename our link away.
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();

@@ -61,11 +61,19 @@ fn offline_home(dest: &Path, mark: &str) -> PathBuf {
     }
     for (krate, entry) in CRATES {
         let src = from.join("src").join(INDEX).join(krate);
-        assert!(src.is_dir(), "{} is missing after cargo fetch", src.display());
+        assert!(
+            src.is_dir(),
+            "{} is missing after cargo fetch",
+            src.display()
+        );
         copy_tree(&src, &to.join("src").join(INDEX).join(krate));
         let cache = index.join(".cache").join(entry);
         std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
-        std::fs::copy(from.join("index").join(INDEX).join(".cache").join(entry), cache).unwrap();
+        std::fs::copy(
+            from.join("index").join(INDEX).join(".cache").join(entry),
+            cache,
+        )
+        .unwrap();
         let crate_file = format!("{krate}.crate");
         std::fs::create_dir_all(to.join("cache").join(INDEX)).unwrap();
         std::fs::copy(
@@ -112,7 +120,10 @@ fn itoa_source(checkout: &Path) -> String {
 }
 
 fn itoa_via(link: &Path) -> String {
-    format!("{}/registry/src/{INDEX}/itoa-1.0.11/src/lib.rs", link.display())
+    format!(
+        "{}/registry/src/{INDEX}/itoa-1.0.11/src/lib.rs",
+        link.display()
+    )
 }
 
 /// Bash with this world's settings, the strata binary as `$STRATA`, and `home` as CARGO_HOME.
@@ -160,7 +171,12 @@ fn a_strata_env_shell_keeps_working_after_another_run_with_a_home_later_deleted(
     let r = bash(&w, &a, &home_a, &script);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("warning: strata"), "{}", r.stderr);
-    let read = |f: &str| std::fs::read_to_string(a.join(f)).unwrap().trim().to_string();
+    let read = |f: &str| {
+        std::fs::read_to_string(a.join(f))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
     assert_eq!(read("first.txt"), expected("A"));
     assert_eq!(read("via-strata.txt"), expected("A"), "{}", r.stderr);
     assert_eq!(read("second.txt"), expected("A"), "{}", r.stderr);
@@ -225,7 +241,8 @@ fn without_fd_8_strata_says_what_is_wrong() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("fd 8 of this process is not open on a cargo home")
+        r.stderr
+            .contains("fd 8 of this process is not open on a cargo home")
             && r.stderr.contains("eval \"$(strata env)\""),
         "{}",
         r.stderr
@@ -280,13 +297,22 @@ mod users {
     fn ensure_user(name: &str) -> (u32, u32) {
         let id = |flag: &str| {
             let out = Command::new("id").args([flag, name]).output().unwrap();
-            out.status
-                .success()
-                .then(|| String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().unwrap())
+            out.status.success().then(|| {
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .unwrap()
+            })
         };
         if id("-u").is_none() {
             let ok = Command::new("useradd")
-                .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    name,
+                ])
                 .status()
                 .unwrap()
                 .success();
@@ -362,7 +388,10 @@ mod users {
             let mut c = Command::new(program);
             c.current_dir(cwd)
                 .env_clear()
-                .env("PATH", format!("{}/bin:/usr/bin:/bin", s.toolchain.display()))
+                .env(
+                    "PATH",
+                    format!("{}/bin:/usr/bin:/bin", s.toolchain.display()),
+                )
                 .env("HOME", &self.dir)
                 .env("CARGO_HOME", &self.home)
                 .env("STRATA_CARGO_HOME_LINK", &s.link)
@@ -429,12 +458,20 @@ mod users {
         let (ws, r) = b.build(&s, "1", "1");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(taken_warnings(&r), 1, "{}", r.stderr);
-        assert!(r.stderr.contains(&format!("owned by another user, {}", a.name)), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("owned by another user, {}", a.name)),
+            "{}",
+            r.stderr
+        );
         assert_eq!(fx_output(&ws), expected("B"));
 
         // A turns its link at its own home (what the old design did on every run): B still
         // reads only its own crates, in a strata build and in a `strata env` shell.
-        let r = a.sh(&s, &format!("ln -sfn {} {}", a.home.display(), s.link.display()));
+        let r = a.sh(
+            &s,
+            &format!("ln -sfn {} {}", a.home.display(), s.link.display()),
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
         let (ws, r) = b.build(&s, "2", "2");
         assert_eq!(r.code, 0, "{}", r.stderr);
@@ -463,7 +500,12 @@ mod users {
         let (ws, r) = a.build(&s, "2", "1");
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(taken_warnings(&r), 1, "{}", r.stderr);
-        assert!(r.stderr.contains(&format!("owned by another user, {}", b.name)), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("owned by another user, {}", b.name)),
+            "{}",
+            r.stderr
+        );
         assert_eq!(fx_output(&ws), expected("A"));
 
         // A link made by root, as an admin would once: both users use it, each with its own crates.
@@ -475,7 +517,13 @@ mod users {
             let (ws, r) = u.build(&s, "root", "1");
             assert_eq!(r.code, 0, "{}", r.stderr);
             assert_eq!(taken_warnings(&r), 0, "{}", r.stderr);
-            assert_eq!(itoa_source(&ws), itoa_via(&s.link), "{}: {}", u.name, r.stderr);
+            assert_eq!(
+                itoa_source(&ws),
+                itoa_via(&s.link),
+                "{}: {}",
+                u.name,
+                r.stderr
+            );
             assert_eq!(fx_output(&ws), expected(mark), "{}", u.name);
         }
     }
