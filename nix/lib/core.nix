@@ -36,8 +36,9 @@ rec {
       profile;
 
   # The environment of every cargo inside a build. HOME is /homeless-shelter in Nix; CARGO_HOME
-  # holds only the source replacement. strata's canonical cargo-home link is per build: the paths
-  # that enter cargo's fingerprints are the vendored sources' store paths, the same everywhere.
+  # holds only the source replacement. strata's canonical cargo-home link is per build (a link to
+  # /proc/self/fd/8, which strata opens on CARGO_HOME): the paths that enter cargo's fingerprints
+  # are the vendored sources' store paths, the same everywhere.
   setup = cargoVendorDir: ''
     export HOME="$NIX_BUILD_TOP/home"
     export CARGO_HOME="$NIX_BUILD_TOP/cargo-home"

@@ -119,10 +119,19 @@ impl Session {
                 home.real
             }
             Err(e) => {
-                rep.warn(&format!(
-                    "{e}; layers from other machines will not be fresh for dependencies"
-                ));
-                CanonicalHome::real_home(&CanonicalHome::link_path()).unwrap_or_default()
+                let real = CanonicalHome::real_home().unwrap_or_default();
+                match e {
+                    strata_cargo::HomeError::Off => rep.detail("the canonical cargo home is off"),
+                    e => rep.warn(&format!(
+                        "{e}; cargo runs with CARGO_HOME={}, so layers from other machines will not be fresh for dependencies",
+                        real.display()
+                    )),
+                }
+                // Never leave cargo an inherited CARGO_HOME that is the link: it is not ours to use.
+                if !real.as_os_str().is_empty() {
+                    envs.push((OsString::from("CARGO_HOME"), real.clone().into_os_string()));
+                }
+                real
             }
         };
         let mut meta_args = Vec::new();

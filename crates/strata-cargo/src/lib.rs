@@ -8,7 +8,7 @@ pub mod program;
 mod toolchain;
 
 pub use args::{CargoCommand, Verbosity};
-pub use home::{CanonicalHome, HomeError};
+pub use home::{CanonicalHome, DEFAULT_LINK, HomeError, VIEW, VIEW_FD, ensure_link, open_view};
 pub use toolchain::{Toolchain, ToolchainCache, ToolchainError, version_minor};
 
 use std::path::PathBuf;

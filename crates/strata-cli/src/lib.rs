@@ -103,7 +103,13 @@ impl Cli {
     }
 }
 
+/// The binaries' `main`. Call it from `main` only, before any other thread exists: it opens the
+/// cargo home on fd 8 of this process (see [`strata_cargo::open_view`]).
 pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
+    // Errors are reported where the canonical home is used (`CanonicalHome::prepare`), once.
+    // SAFETY: no other thread exists yet and nothing in this process owns fd 8 (only an fd
+    // inherited from the parent can be there).
+    let _ = unsafe { strata_cargo::open_view() };
     let cli = Cli::parse_from(normalize_args(args));
     let result = match &cli.command {
         Command::Build(a) => commands::cargo::run(&cli, "build", a),

@@ -8,12 +8,27 @@ use std::process::Command;
 
 use common::*;
 
+/// How [`exports`] passes on `strata env`'s `exec 8<home` line: [`cmd`] opens fd 8 as a shell would.
+const VIEW_LINE: &str = "exec 8<";
+
 /// A command with the World's environment (store, cargo-home link) and `extra`.
 fn cmd(w: &World, program: &str, cwd: &Path, args: &[&str], extra: &[(String, String)]) -> Run {
-    let mut c = Command::new(program);
+    let mut c = match extra.iter().find(|(k, _)| k == VIEW_LINE) {
+        Some((_, home)) => {
+            let mut c = Command::new("sh");
+            c.args(["-c", "exec 8<\"$0\" && exec \"$@\"", home, program]);
+            c
+        }
+        None => Command::new(program),
+    };
     c.args(args);
     w.prepare(&mut c, cwd);
-    c.envs(extra.iter().map(|(k, v)| (k, v)));
+    c.envs(
+        extra
+            .iter()
+            .filter(|(k, _)| k != VIEW_LINE)
+            .map(|(k, v)| (k, v)),
+    );
     finish(c)
 }
 
@@ -34,6 +49,9 @@ fn exports(
     run.stdout
         .lines()
         .map(|l| {
+            if let Some(home) = l.strip_prefix(VIEW_LINE) {
+                return (VIEW_LINE.to_string(), home.trim_matches('\'').to_string());
+            }
             let (k, v) = l
                 .strip_prefix("export ")
                 .and_then(|l| l.split_once('='))

@@ -541,9 +541,16 @@ fn a_readme_that_plain_cargo_compiled_in_stays_an_input() {
         &a.join("util/src/lib.rs"),
         "\npub const NOTES: &str = include_str!(\"../NOTES.md\");\n",
     );
-    // (with the CARGO_HOME strata gives cargo, so that only this unit is rebuilt)
-    let status = std::process::Command::new("cargo")
-        .args(["build", "--offline", "-q"])
+    // (with the CARGO_HOME strata gives cargo, so that only this unit is rebuilt: the link, and
+    // fd 8 open on the real home, as in a shell set up by `strata env`)
+    let home = std::env::var_os("CARGO_HOME")
+        .filter(|h| !h.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let status = std::process::Command::new("sh")
+        .args(["-c", "exec 8<\"$0\" && exec \"$@\""])
+        .arg(&home)
+        .args(["cargo", "build", "--offline", "-q"])
         .current_dir(&a)
         .env("CARGO_HOME", &w.link)
         .status()

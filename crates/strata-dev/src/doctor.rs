@@ -263,9 +263,7 @@ pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    if let Ok(home) =
-        strata_cargo::CanonicalHome::real_home(&strata_cargo::CanonicalHome::link_path())
-    {
+    if let Ok(home) = strata_cargo::CanonicalHome::real_home() {
         for name in ["config.toml", "config"] {
             let p = home.join(name);
             if p.is_file() && !out.contains(&p) {
@@ -274,6 +272,59 @@ pub fn config_files(cwd: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The canonical cargo home: the link, and fd 8 of this process open on the real home.
+fn cargo_home() -> Finding {
+    use strata_cargo::{CanonicalHome, HomeError};
+    let name = "cargo home".to_string();
+    match CanonicalHome::prepare() {
+        Ok(h) => Finding {
+            name,
+            status: Status::Ok,
+            detail: format!(
+                "CARGO_HOME={} (→ {} → {})",
+                h.path.display(),
+                strata_cargo::VIEW,
+                h.real.display()
+            ),
+            fix: None,
+        },
+        Err(HomeError::Off) => Finding {
+            name,
+            status: Status::Ok,
+            detail: "canonical link off (STRATA_CARGO_HOME_LINK=off): layers from other machines \
+                     are stale for dependencies"
+                .into(),
+            fix: None,
+        },
+        Err(e @ HomeError::Taken { .. }) => {
+            let link = strata_cargo::CanonicalHome::link_path().unwrap_or_default();
+            Finding {
+                name,
+                status: Status::Conflict,
+                detail: e.to_string(),
+                fix: Some(format!(
+                    "have root make the link once for every user (`ln -s {} {}`), or remove what \
+                     is at that path",
+                    strata_cargo::VIEW,
+                    link.display()
+                )),
+            }
+        }
+        Err(e @ HomeError::NoView { .. }) => Finding {
+            name,
+            status: Status::Broken,
+            detail: e.to_string(),
+            fix: Some("eval \"$(strata env)\"".into()),
+        },
+        Err(e) => Finding {
+            name,
+            status: Status::Broken,
+            detail: e.to_string(),
+            fix: None,
+        },
+    }
 }
 
 /// A linker setting found in config or the environment.
@@ -496,6 +547,7 @@ pub fn check(
             },
         },
     );
+    out.push(cargo_home());
     let wrappers = wrapper_settings(cwd);
     if wrappers.is_empty() {
         out.push(Finding {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use strata_build::{Options, Reporter, human_bytes};
-use strata_cargo::{CanonicalHome, CargoCommand};
+use strata_cargo::{CanonicalHome, CargoCommand, HomeError};
 use strata_dev::config::DevSettings;
 use strata_dev::doctor::Status;
 use strata_dev::{Linker, Preference, shell_quote, target_env};
@@ -52,7 +52,7 @@ struct Setup {
     cwd: PathBuf,
     linker: strata_dev::LinkerChoice,
     target_dir: Option<PathBuf>,
-    cargo_home: Option<PathBuf>,
+    cargo_home: Result<CanonicalHome, HomeError>,
     /// The workspace root and the host triple: two processes behind rustup's proxies, asked
     /// only when something needs them (a linker setting, `--write`, an error to report).
     place: std::cell::OnceCell<Result<Place, String>>,
@@ -79,7 +79,7 @@ fn setup(a: &SetupArgs) -> Result<Setup, CliError> {
     } else {
         None
     };
-    let cargo_home = CanonicalHome::prepare().ok().map(|h| h.path);
+    let cargo_home = CanonicalHome::prepare();
     Ok(Setup {
         cwd,
         linker,
@@ -123,8 +123,16 @@ impl Setup {
     /// The exports for a shell; `written` leaves out what `--write` put into the config.
     fn exports(&self, written: bool) -> Result<Vec<(String, String)>, String> {
         let mut out = Vec::new();
-        if let Some(home) = &self.cargo_home {
-            out.push(("CARGO_HOME".into(), home.display().to_string()));
+        match &self.cargo_home {
+            Ok(home) => out.push(("CARGO_HOME".into(), home.path.display().to_string())),
+            Err(HomeError::Off) => {}
+            // Not the link (taken, or no view): the real home, also when the shell's CARGO_HOME
+            // is the link today.
+            Err(_) => {
+                if let Ok(real) = CanonicalHome::real_home() {
+                    out.push(("CARGO_HOME".into(), real.display().to_string()));
+                }
+            }
         }
         out.push(("CARGO_INCREMENTAL".into(), "1".into()));
         out.push((strata_build::dev::DEV_ENV.into(), "1".into()));
@@ -144,9 +152,24 @@ impl Setup {
     }
 }
 
-fn print_exports(exports: &[(String, String)]) {
+/// The shell line that opens fd 8 on the real cargo home, which the canonical link resolves to in
+/// every process started from that shell.
+fn view_line(home: &CanonicalHome) -> String {
+    format!(
+        "exec {}<{}",
+        strata_cargo::VIEW_FD,
+        shell_quote(&home.real.display().to_string())
+    )
+}
+
+fn print_exports(exports: &[(String, String)], home: Option<&CanonicalHome>) {
     for (k, v) in exports {
         println!("export {k}={}", shell_quote(v));
+        if k == "CARGO_HOME"
+            && let Some(home) = home
+        {
+            println!("{}", view_line(home));
+        }
     }
 }
 
@@ -155,8 +178,14 @@ pub fn run_env(a: &SetupArgs) -> Result<ExitCode, CliError> {
     let s = setup(a)?;
     // Outside a workspace there is nothing to set up: say so, as `strata dev` does.
     match s.place().and_then(|_| s.exports(false)) {
-        Ok(exports) => print_exports(&exports),
+        Ok(exports) => print_exports(&exports, s.cargo_home.as_ref().ok()),
         Err(e) => return Err(CliError::failed(e)),
+    }
+    match &s.cargo_home {
+        Ok(_) | Err(HomeError::Off) => {}
+        Err(e) => eprintln!(
+            "warning: strata: {e}; cargo in this shell uses your own cargo home, so layers from other machines will not be fresh for dependencies"
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -311,6 +340,9 @@ pub fn run_dev(cli: &Cli, a: &DevArgs) -> Result<ExitCode, CliError> {
         );
         for (k, v) in &exports {
             eprintln!("  {k}={}", shell_quote(v));
+        }
+        if let Ok(home) = &s.cargo_home {
+            eprintln!("and runs `{}`", view_line(home));
         }
     }
     Ok(ExitCode::SUCCESS)
