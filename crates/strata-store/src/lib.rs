@@ -20,6 +20,8 @@
 //! already present on disk (e.g. restored by another layer).
 
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod id;
 mod linked;
 mod maint;

@@ -232,7 +232,7 @@ impl Store {
 }
 
 /// `<hex>-<secs>.<nanos>[-x]` → blob id, mtime, executable.
-fn parse_name(path: &Path) -> Option<(ObjectId, FileTime, bool)> {
+pub(crate) fn parse_name(path: &Path) -> Option<(ObjectId, FileTime, bool)> {
     let name = path.file_name()?.to_str()?;
     let (hex, rest) = name.split_once('-')?;
     let (time, executable) = match rest.strip_suffix("-x") {

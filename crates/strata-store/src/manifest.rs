@@ -8,8 +8,10 @@ use crate::{ObjectId, StoreError};
 /// The only manifest format this crate reads and writes.
 pub const MANIFEST_FORMAT: u32 = 1;
 
-/// Symlink chains longer than this are rejected (same bound as Linux's ELOOP).
-const MAX_SYMLINK_DEPTH: usize = 40;
+/// Resolving one symlink may follow at most this many symlinks in all, as Linux allows in one
+/// path lookup before ELOOP. A bound on the depth alone is not enough: links whose targets name
+/// the next link twice (`l0 -> l1/../l1`, `l1 -> l2/../l2`, ...) double the work at each level.
+const MAX_SYMLINK_FOLLOWS: usize = 40;
 
 /// One layer: the files under a cargo target dir plus what they were built from.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -129,6 +131,15 @@ impl Manifest {
                 return Err(invalid(format!("entry {:?}: duplicate path", e.path)));
             }
         }
+
+        // Every sum over a layer's sizes (progress, transfer totals, restore stats) must fit.
+        self.entries
+            .iter()
+            .try_fold(0u64, |total, e| match e.kind {
+                EntryKind::File { size, .. } => total.checked_add(size),
+                _ => Some(total),
+            })
+            .ok_or_else(|| invalid("the file sizes add up to more than 2^64 bytes".into()))?;
 
         // Second pass: needs the complete path map.
         let symlinks: HashMap<&str, &str> = self
@@ -274,18 +285,15 @@ fn check_symlink(path: &str, target: &str, symlinks: &HashMap<&str, &str>) -> Re
     }
     let mut dir: Vec<&str> = path.split('/').collect();
     dir.pop();
-    resolve(dir, target, symlinks, 0).map(|_| ())
+    resolve(dir, target, symlinks, &mut 0).map(|_| ())
 }
 
 fn resolve<'a>(
     mut stack: Vec<&'a str>,
     target: &'a str,
     symlinks: &HashMap<&str, &'a str>,
-    depth: usize,
+    follows: &mut usize,
 ) -> Result<Vec<&'a str>, String> {
-    if depth > MAX_SYMLINK_DEPTH {
-        return Err("too many levels of symlinks".into());
-    }
     for c in target.split('/') {
         match c {
             "" | "." => {}
@@ -297,8 +305,12 @@ fn resolve<'a>(
             name => {
                 stack.push(name);
                 if let Some(next) = symlinks.get(stack.join("/").as_str()) {
+                    *follows += 1;
+                    if *follows > MAX_SYMLINK_FOLLOWS {
+                        return Err("too many levels of symlinks".into());
+                    }
                     stack.pop();
-                    stack = resolve(stack, next, symlinks, depth + 1)?;
+                    stack = resolve(stack, next, symlinks, follows)?;
                 }
             }
         }

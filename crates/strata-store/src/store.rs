@@ -675,7 +675,7 @@ impl Store {
                 found: format!("manifest format {}", m.format),
             });
         }
-        m.validate()?;
+        m.validate().map_err(invalid_in(id, &path))?;
         for blob in m.blob_ids() {
             if !self.has_blob(&blob) {
                 return Err(StoreError::MissingBlob { id: blob });
@@ -733,12 +733,7 @@ impl Store {
         }
         let m: Manifest = serde_json::from_slice(&json)
             .map_err(|e| StoreError::corrupt(&path, format!("bad manifest JSON: {e}")))?;
-        m.validate().map_err(|e| match e {
-            StoreError::Invalid { reason } => StoreError::Invalid {
-                reason: format!("manifest {id} ({}): {reason}", path.display()),
-            },
-            other => other,
-        })?;
+        m.validate().map_err(invalid_in(id, &path))?;
         Ok(m)
     }
 
@@ -798,6 +793,16 @@ impl Store {
 
     pub(crate) fn create_tmp(&self) -> Result<(TmpGuard, TmpFile), StoreError> {
         create_tmp_in(&self.tmp_dir())
+    }
+}
+
+/// `map_err` helper: an `Invalid` error of manifest `id` says which manifest and file.
+fn invalid_in<'a>(id: &'a ObjectId, path: &'a Path) -> impl FnOnce(StoreError) -> StoreError + 'a {
+    move |e| match e {
+        StoreError::Invalid { reason } => StoreError::Invalid {
+            reason: format!("manifest {id} ({}): {reason}", path.display()),
+        },
+        other => other,
     }
 }
 

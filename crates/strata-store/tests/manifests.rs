@@ -319,3 +319,50 @@ fn manifest_json_is_stable() {
         )
     );
 }
+
+/// Found by the property tests (src/fuzz.rs): links whose targets name the next link twice
+/// doubled the work of validate at each level (2^30 resolutions for these 31 entries), while
+/// each chain stayed within the depth bound. Linux stops after 40 follows in all; so does
+/// validate now.
+#[test]
+fn validate_bounds_the_symlinks_one_link_follows() {
+    let mut entries: Vec<_> = (0..30)
+        .map(|i| symlink(&format!("l{i}"), &format!("l{0}/../l{0}", i + 1)))
+        .collect();
+    entries.push(file("l30", blob(), 1));
+    rejects(entries, "too many levels");
+    // A chain of 40 is what Linux resolves, and valid.
+    let mut chain: Vec<_> = (0..40)
+        .map(|i| symlink(&format!("c{i}"), &format!("c{}", i + 1)))
+        .collect();
+    chain.push(file("c40", blob(), 1));
+    manifest("k", chain).validate().unwrap();
+}
+
+/// Found by the property tests: two entries of size u64::MAX made every sum over the layer's
+/// sizes (pull progress and totals, restore stats) overflow, a panic in debug builds.
+#[test]
+fn validate_rejects_sizes_that_add_up_past_u64() {
+    rejects(
+        vec![file("a", blob(), u64::MAX), file("b", blob(), 1)],
+        "add up to more than",
+    );
+    manifest("k", vec![file("a", blob(), u64::MAX)])
+        .validate()
+        .unwrap();
+}
+
+/// Found by the property tests: a manifest from a remote that failed validation was reported
+/// without saying which manifest or file.
+#[test]
+fn invalid_downloaded_manifests_are_named() {
+    let (_dir, store) = store();
+    let m = manifest("k", vec![symlink("l", "..")]);
+    let json = serde_json::to_vec(&m).unwrap();
+    let id = ObjectId::of_bytes(&json);
+    let e = store.put_manifest_json(&id, &json).unwrap_err().to_string();
+    assert!(
+        e.contains(&id.to_hex()) && e.contains("leaves the root"),
+        "{e}"
+    );
+}
