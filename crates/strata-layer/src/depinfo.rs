@@ -85,7 +85,7 @@ fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-fn rerun_if_changed(output: &str) -> Vec<PathBuf> {
+pub(crate) fn rerun_if_changed(output: &str) -> Vec<PathBuf> {
     output
         .lines()
         .filter_map(|l| {
@@ -111,7 +111,9 @@ pub fn parse_encoded_dep_info(bytes: &[u8]) -> Option<Vec<(u8, PathBuf)>> {
     } else {
         (false, first)
     };
-    let mut out = Vec::with_capacity(count as usize);
+    // The count is untrusted: reserve no more entries than the bytes can hold (5 bytes each at
+    // least), or a corrupt count asks for a hundred GiB and aborts the process.
+    let mut out = Vec::with_capacity((count as usize).min(bytes.len() / 5));
     for _ in 0..count {
         let ty = r.u8()?;
         if ty > 1 {
@@ -190,6 +192,16 @@ mod tests {
         assert_eq!(got[1], (0, PathBuf::from("README.md")));
         assert_eq!(got[2].0, 1);
         assert!(parse_encoded_dep_info(&b[..10]).is_none());
+    }
+
+    /// Found by the property tests (src/fuzz.rs): a count of 0x7fff_ffff entries reserved
+    /// 64 GiB up front and aborted the process instead of returning `None`.
+    #[test]
+    fn a_huge_count_is_not_trusted() {
+        let mut b = encode(&[(0, "src/lib.rs")]);
+        b[6..10].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        assert!(parse_encoded_dep_info(&b).is_none());
+        assert!(parse_encoded_dep_info(&u32::MAX.to_le_bytes()).is_none());
     }
 
     #[test]

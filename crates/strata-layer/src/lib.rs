@@ -7,6 +7,8 @@
 //! a unit of a local package never enters the dependency layer.
 
 mod depinfo;
+#[cfg(test)]
+mod fuzz;
 mod path;
 mod prune;
 mod save;

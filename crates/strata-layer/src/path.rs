@@ -128,10 +128,8 @@ fn hash_in_file_name(name: &str) -> Option<&str> {
     while let Some(off) = name[i..].find('-') {
         let start = i + off + 1;
         let end = start + 16;
-        if end <= name.len()
-            && is_hash(&name[start..end])
-            && (end == name.len() || bytes[end] == b'.')
-        {
+        // `get`: the 16 bytes after a '-' may end inside a character of a non-ASCII name.
+        if name.get(start..end).is_some_and(is_hash) && (end == name.len() || bytes[end] == b'.') {
             return Some(&name[start..end]);
         }
         i = start;
@@ -325,6 +323,19 @@ mod tests {
         ] {
             assert_eq!(classify(ignored), Group::Ignored, "{ignored}");
         }
+    }
+
+    /// Found by the property tests (src/fuzz.rs): a name whose 16 bytes after a '-' end inside
+    /// a multi-byte character panicked (a manifest from a remote can hold any path).
+    #[test]
+    fn non_ascii_names_classify_without_panics() {
+        // Byte 16 after the first '-' is inside the eighth 'é'.
+        let name = format!("x-a{}", "\u{e9}".repeat(8));
+        assert_eq!(classify(&format!("release/deps/{name}")), Group::Ignored);
+        assert_eq!(
+            classify(&format!("release/deps/{name}-0123456789abcdef.rlib")),
+            unit("release", "0123456789abcdef")
+        );
     }
 
     #[test]
