@@ -147,6 +147,21 @@ fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), RemoteError> {
     Ok(())
 }
 
+/// `TOML parse error at line L, column C: <what>`, without the line itself that toml quotes:
+/// the line may hold a remote URL's password, and the message goes to build logs.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return format!("TOML parse error: {}", e.message());
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(
+        "TOML parse error at line {line}, column {column}: {}",
+        e.message()
+    )
+}
+
 impl Config {
     /// Read the config file and the environment (`std::env`).
     pub fn load() -> Result<Config, RemoteError> {
@@ -159,7 +174,7 @@ impl Config {
             Some(p) => match std::fs::read_to_string(p) {
                 Ok(text) => toml::from_str(&text).map_err(|e| RemoteError::Config {
                     path: p.clone(),
-                    reason: e.to_string(),
+                    reason: toml_error(&text, &e),
                 })?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
                 Err(e) => return Err(RemoteError::io(p, e)),
@@ -286,6 +301,19 @@ mod tests {
             .to_string();
         assert!(
             e.contains("config.toml") && e.contains("unknown scheme"),
+            "{e}"
+        );
+        // A syntax error says where, without quoting the line (it may hold a password).
+        std::fs::write(
+            &cfg_path,
+            "[[remote]]\nurl = \"redis://:hunter2@127.0.0.1:6379\" push = true\n",
+        )
+        .unwrap();
+        let e = Config::load_with(&|k| vars.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml") && e.contains("line 2, column") && !e.contains("hunter2"),
             "{e}"
         );
         std::fs::write(&cfg_path, "remotes = 1\n").unwrap();

@@ -19,6 +19,8 @@
 mod backend;
 pub mod config;
 mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod sign;
 pub mod spec;
 

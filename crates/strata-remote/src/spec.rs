@@ -67,11 +67,26 @@ fn bad(url: &str, reason: impl Into<String>) -> RemoteError {
 /// `url` with a password replaced by `***`.
 fn redact(url: &str) -> String {
     match Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
+        Ok(mut u) if u.password().is_some() => match u.set_password(Some("***")) {
+            Ok(()) => u.to_string(),
+            Err(()) => redact_unparsed(url),
+        },
+        Ok(_) => url.to_string(),
+        // A URL that does not parse (a bad port, say) may still hold a password: the error
+        // message must not show it.
+        Err(_) => redact_unparsed(url),
+    }
+}
+
+/// Everything between `://` and the last `@` becomes `***`: without a parse there is no
+/// telling where a password ends, so the user name goes too.
+fn redact_unparsed(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rfind('@') {
+            Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 
@@ -275,6 +290,24 @@ mod tests {
         ] {
             let e = RemoteSpec::parse(url).unwrap_err().to_string();
             assert!(e.contains(needle), "{url}: {e}");
+        }
+    }
+
+    /// Found by the property tests (src/fuzz.rs): a URL that does not parse was shown as
+    /// given, password and all.
+    #[test]
+    fn bad_urls_do_not_show_passwords() {
+        for url in [
+            "redis://:hunter2@127.0.0.1:99999/",
+            "file://:hunter2@",
+            "s3://user:hunter2@b@/x?y=1",
+            "http://u:hunter2@[::1/",
+        ] {
+            let e = RemoteSpec::parse(url).unwrap_err().to_string();
+            assert!(
+                e.contains("bad remote URL") && !e.contains("hunter2"),
+                "{url}: {e}"
+            );
         }
     }
 }
