@@ -24,7 +24,11 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Inverse of [`encode`] for a digest of `size` bytes; `None` on a bad character or length.
 pub fn decode(text: &str, size: usize) -> Option<Vec<u8>> {
-    if size == 0 || text.len() != (size * 8 - 1) / 5 + 1 {
+    // `checked_mul`: the size may come from a caller's input; a huge one is no digest.
+    let len = size
+        .checked_mul(8)
+        .map(|bits| (bits.saturating_sub(1)) / 5 + 1);
+    if size == 0 || len != Some(text.len()) {
         return None;
     }
     let mut out = vec![0u8; size];
@@ -62,5 +66,13 @@ mod tests {
         assert_eq!(decode("e", 32), None);
         let twenty: Vec<u8> = (0u8..20).collect();
         assert_eq!(decode(&encode(&twenty), 20), Some(twenty));
+    }
+
+    /// Found by the property tests (src/fuzz.rs): a size above `usize::MAX / 8` overflowed the
+    /// length computation (a panic in debug builds) instead of being refused.
+    #[test]
+    fn huge_sizes_are_refused() {
+        assert_eq!(decode("0", usize::MAX), None);
+        assert_eq!(decode("", usize::MAX / 4), None);
     }
 }

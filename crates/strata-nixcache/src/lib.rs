@@ -20,6 +20,8 @@
 mod base32;
 mod error;
 mod export;
+#[cfg(test)]
+mod fuzz;
 mod keys;
 mod nar;
 mod narinfo;
