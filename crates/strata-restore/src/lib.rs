@@ -8,6 +8,8 @@
 //! at any path, after any clone, with mtimes all 1 as in Nix.
 
 mod align;
+#[cfg(test)]
+mod fuzz;
 mod unit;
 
 pub use align::{AlignMode, AlignStats, align_directories, align_sources};

@@ -280,7 +280,7 @@ enum UnitOutcome {
 }
 
 /// `release/.fingerprint/foo-0123456789abcdef/lib-foo` → `release/.fingerprint/foo-0123456789abcdef`.
-fn fingerprint_dir(path: &str) -> Option<String> {
+pub(crate) fn fingerprint_dir(path: &str) -> Option<String> {
     let i = path.find("/.fingerprint/")?;
     let rest = &path[i + "/.fingerprint/".len()..];
     let name = rest.split('/').next()?;
@@ -291,7 +291,7 @@ fn fingerprint_dir(path: &str) -> Option<String> {
 /// (`lib-foo`, `run-build-script-build-script-build`, ...), as opposed to what cargo reads
 /// only after that (`dep-lib-foo`, `lib-foo.json`, `output-lib-foo`, `invoked.timestamp`).
 /// Without its hash file a unit is not fresh, whatever else is there.
-fn commits_unit(path: &str) -> bool {
+pub(crate) fn commits_unit(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     !(name.ends_with(".json")
         || name.starts_with("dep-")
