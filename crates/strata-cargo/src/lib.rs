@@ -2,6 +2,8 @@
 //! runs, and the canonical `CARGO_HOME` that makes registry paths identical on every machine.
 
 mod args;
+#[cfg(test)]
+mod fuzz;
 mod home;
 pub mod messages;
 pub mod program;
