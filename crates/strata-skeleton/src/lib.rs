@@ -5,6 +5,8 @@
 //! change. strata builds the written skeleton with the real `cargo build` to get the dependency
 //! artifacts; pruning the local units afterwards is not this crate's job.
 
+#[cfg(test)]
+mod fuzz;
 mod manifest;
 mod paths;
 
