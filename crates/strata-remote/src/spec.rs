@@ -78,15 +78,26 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Everything between `://` and the last `@` becomes `***`: without a parse there is no
-/// telling where a password ends, so the user name goes too.
+/// Without a parse there is no telling where a password ends, so the user name goes too:
+/// everything before the last `@` becomes `***`; without an `@`, an authority whose
+/// `:` is not followed by a port (digits), e.g. a mistyped `user:password[::1]`, goes whole.
 fn redact_unparsed(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rfind('@') {
-            Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    // The last `@` anywhere: a password may hold a `/`.
+    if let Some(at) = rest.rfind('@') {
+        return format!("{scheme}://***@{}", &rest[at + 1..]);
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let port_only = authority
+        .rsplit_once(':')
+        .is_none_or(|(host, port)| !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()));
+    if port_only {
+        url.to_string()
+    } else {
+        format!("{scheme}://***{tail}")
     }
 }
 
@@ -225,6 +236,22 @@ impl RemoteSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unparsable_urls_never_show_a_password() {
+        // A bad port after a password, a password holding '/', a mistyped '@'.
+        for (url, shown) in [
+            ("https://u:secret@host:99999/p", "https://***@host:99999/p"),
+            ("https://u:se/cret@host:x/p", "https://***@host:x/p"),
+            ("https://u:secret[::1]/p", "https://***/p"),
+            ("https://host:80x/p", "https://***/p"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+            assert!(!redact(url).contains("secret") && !redact(url).contains("cret"));
+        }
+        // Nothing secret: shown as given.
+        assert_eq!(redact("https://host:8080/p"), "https://host:8080/p");
+    }
 
     #[test]
     fn parses_every_kind() {
