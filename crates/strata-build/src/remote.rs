@@ -49,10 +49,14 @@ pub fn pull(s: &Session, name: &str, rep: &Reporter) -> Option<ObjectId> {
 /// wrote or hit. Each name is pushed with its layer; concurrent pushers of other scopes write
 /// other names, so nothing is lost without a lock.
 ///
-/// Without a signing key nothing is pushed; that is worth a warning only when this build saved a
+/// When the publish policy says restore-only (a pull request, an unprotected branch), one
+/// status line says why and nothing is pushed. Without a signing key nothing is pushed; that is worth a warning only when this build saved a
 /// new layer (a machine that only pulls has no key, by design).
 pub fn push(s: &Session, names: &[String], rep: &Reporter, saved_new: bool) {
     let Some(remotes) = &s.remotes else { return };
+    if let Some(why) = remotes.restore_only().filter(|_| !names.is_empty()) {
+        rep.status("Strata", &format!("pushes nothing: {why}"));
+    }
     if !remotes.can_push() || names.is_empty() {
         return;
     }

@@ -11,18 +11,27 @@
 //! url = "s3://team-cache/strata?endpoint=http://127.0.0.1:3900&region=garage"
 //! push = true                          # default true
 //! token_env = "STRATA_REMOTE_TOKEN"    # bearer token for http(s):// and webdav remotes
+//!
+//! [publish]                            # whether a CI run pushes (see `policy`)
+//! mode = "auto"                        # auto | always | never
+//! refs = ["main", "release/*", "refs/tags/*"]   # default: the default branch and tags
+//! protected = true                     # refs the CI marks protected publish too
+//! default_branch = "main"              # when the CI does not say
 //! ```
 //!
 //! Environment: `STRATA_REMOTE` (URLs separated by spaces or commas) replaces the file's
 //! remotes; `STRATA_REMOTE_TOKEN` is their token; `STRATA_SIGNING_KEY` (a path) replaces
 //! `signing_key`; `STRATA_TRUSTED_KEYS` (keys separated by spaces or commas) adds to
-//! `trusted_keys`. The signing key's own public key is always trusted.
+//! `trusted_keys`. The signing key's own public key is always trusted. `STRATA_PUBLISH`
+//! replaces `[publish] mode`, `STRATA_PUBLISH_REFS` (refs separated by spaces or commas) its
+//! `refs`, `STRATA_DEFAULT_BRANCH` its `default_branch`.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::RemoteError;
+use crate::policy::{Publish, PublishMode, PublishPolicy};
 use crate::sign::{PublicKey, SecretKey};
 use crate::spec::RemoteSpec;
 
@@ -40,6 +49,9 @@ pub struct Config {
     pub signing_key: Option<SecretKey>,
     /// Where the signing key was read from (for messages).
     pub signing_key_path: Option<PathBuf>,
+    pub publish_policy: PublishPolicy,
+    /// The policy's decision for this run's environment.
+    pub publish: Publish,
 }
 
 #[derive(Deserialize, Default)]
@@ -50,6 +62,16 @@ struct FileConfig {
     trusted_keys: Vec<String>,
     #[serde(default)]
     remote: Vec<FileRemote>,
+    publish: Option<FilePublish>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FilePublish {
+    mode: Option<String>,
+    refs: Option<Vec<String>>,
+    protected: Option<bool>,
+    default_branch: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -252,8 +274,44 @@ impl Config {
             cfg.signing_key = Some(key);
             cfg.signing_key_path = Some(p);
         }
+
+        let fp = file.publish.unwrap_or_default();
+        let mut policy = PublishPolicy::default();
+        if let Some(m) = &fp.mode {
+            policy.mode = PublishMode::parse(m).map_err(|reason| RemoteError::Config {
+                path: file_path.clone(),
+                reason: format!("[publish] mode: {reason}"),
+            })?;
+        }
+        if let Some(m) = env("STRATA_PUBLISH").filter(|v| !v.trim().is_empty()) {
+            policy.mode = PublishMode::parse(&m).map_err(|reason| RemoteError::Config {
+                path: "STRATA_PUBLISH".into(),
+                reason,
+            })?;
+        }
+        policy.refs = match env("STRATA_PUBLISH_REFS").filter(|v| !v.trim().is_empty()) {
+            Some(v) => Some(list(&v).map(String::from).collect()),
+            None => fp.refs,
+        };
+        policy.protected = fp.protected.unwrap_or(true);
+        policy.default_branch = env("STRATA_DEFAULT_BRANCH")
+            .filter(|v| !v.trim().is_empty())
+            .or(fp.default_branch);
+        cfg.publish = policy.decide(env, github_event(env).as_ref());
+        cfg.publish_policy = policy;
         Ok(cfg)
     }
+}
+
+/// GitHub's event payload for this run, when there is one. It is the CI's file, not the user's
+/// configuration: an unreadable one only means the policy knows less (e.g. no default branch).
+fn github_event(env: &dyn Fn(&str) -> Option<String>) -> Option<serde_json::Value> {
+    if env("GITHUB_ACTIONS").as_deref() != Some("true") {
+        return None;
+    }
+    let path = env("GITHUB_EVENT_PATH").filter(|p| !p.is_empty())?;
+    let text = std::fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
 }
 
 #[cfg(test)]

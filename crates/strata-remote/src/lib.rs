@@ -21,12 +21,14 @@ pub mod config;
 mod error;
 #[cfg(test)]
 mod fuzz;
+pub mod policy;
 pub mod sign;
 pub mod spec;
 
 pub use backend::{FS_TMP_DIR, Objects, init_tls, operator};
 pub use config::{Config, RemoteEntry};
 pub use error::RemoteError;
+pub use policy::{Publish, PublishMode, PublishPolicy};
 pub use spec::{Backend, RemoteSpec};
 
 use std::io::Read;
@@ -96,6 +98,7 @@ pub struct Remotes {
     remotes: Vec<Remote>,
     trusted: Vec<PublicKey>,
     signer: Option<SecretKey>,
+    publish: Publish,
     rt: tokio::runtime::Runtime,
     progress: bool,
 }
@@ -167,6 +170,7 @@ impl Remotes {
             remotes,
             trusted: cfg.trusted.clone(),
             signer: cfg.signing_key.clone(),
+            publish: cfg.publish.clone(),
             rt,
             progress,
         })
@@ -180,8 +184,19 @@ impl Remotes {
         &self.remotes
     }
 
+    /// Whether some remote takes pushes and the publish policy lets this run push.
     pub fn can_push(&self) -> bool {
-        self.remotes.iter().any(|r| r.push)
+        self.publish.push && self.remotes.iter().any(|r| r.push)
+    }
+
+    /// Why this run does not push although a remote takes pushes: the publish policy's reason.
+    pub fn restore_only(&self) -> Option<&str> {
+        (!self.publish.push && self.remotes.iter().any(|r| r.push))
+            .then_some(self.publish.reason.as_str())
+    }
+
+    pub fn publish(&self) -> &Publish {
+        &self.publish
     }
 
     pub fn signer(&self) -> Option<&SecretKey> {
@@ -367,6 +382,9 @@ impl Remotes {
     pub fn push_ref(&self, store: &Arc<Store>, name: &str) -> (Transfer, Vec<RemoteError>) {
         let mut total = Transfer::default();
         let mut errors = Vec::new();
+        if !self.publish.push {
+            return (total, errors);
+        }
         let id = match store.get_ref(name) {
             Ok(Some(id)) => id,
             Ok(None) => return (total, errors),
@@ -480,6 +498,9 @@ impl Remotes {
     /// takes pushes, in the given order on each (put what others point at first).
     pub fn put_objects(&self, objects: &[(String, Vec<u8>)]) -> Vec<RemoteError> {
         let mut errors = Vec::new();
+        if !self.publish.push {
+            return errors;
+        }
         for r in self.remotes.iter().filter(|r| r.push && !r.is_failed()) {
             let res: Result<(), RemoteError> = self.rt.block_on(async {
                 for (k, v) in objects {

@@ -11,12 +11,28 @@ pub enum RemoteCommand {
     /// List the remotes, the signing key and the trusted keys, and check that every remote
     /// answers; exits non-zero when one does not
     Check,
+    /// Print whether this run pushes (`push: <why>`) or only restores (`restore-only: <why>`),
+    /// as the publish policy decides from the CI's environment; for scripts (the GitHub Action
+    /// installs the signing key only when it says push)
+    Policy,
 }
 
 pub fn run(cmd: &RemoteCommand) -> Result<ExitCode, CliError> {
     match cmd {
         RemoteCommand::Check => check(),
+        RemoteCommand::Policy => policy(),
     }
+}
+
+fn decision(p: &strata_remote::Publish) -> String {
+    let verdict = if p.push { "push" } else { "restore-only" };
+    format!("{verdict}: {}", p.reason)
+}
+
+fn policy() -> Result<ExitCode, CliError> {
+    let cfg = strata_remote::Config::load()?;
+    println!("{}", decision(&cfg.publish));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check() -> Result<ExitCode, CliError> {
@@ -35,6 +51,7 @@ fn check() -> Result<ExitCode, CliError> {
     for k in &cfg.trusted {
         println!("trusted key: {}", k.to_text());
     }
+    println!("publish: {}", decision(&cfg.publish));
     if cfg.remotes.is_empty() {
         println!("no remotes configured (STRATA_REMOTE or [[remote]] in the config file)");
         return Ok(ExitCode::SUCCESS);

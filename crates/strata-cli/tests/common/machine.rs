@@ -32,6 +32,8 @@ impl<'w> Machine<'w> {
                 root.join("config/none.toml").display().to_string(),
             ),
             ("STRATA_REMOTE".into(), remote.to_string()),
+            // These machines push whatever CI runs the tests (a pull request's run included).
+            ("STRATA_PUBLISH".into(), "always".into()),
         ];
         env.extend(extra.iter().cloned());
         Machine { w, dir: root, env }
