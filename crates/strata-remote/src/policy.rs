@@ -176,7 +176,12 @@ impl PublishPolicy {
                 .default_branch
                 .clone()
                 .or_else(|| json_str(event, &["repository", "default_branch"]).map(Into::into));
-            return self.by_ref(&r, default, truthy(var("GITHUB_REF_PROTECTED")), "GITHUB_REF_PROTECTED");
+            return self.by_ref(
+                &r,
+                default,
+                truthy(var("GITHUB_REF_PROTECTED")),
+                "GITHUB_REF_PROTECTED",
+            );
         }
         if truthy(var("GITLAB_CI")) {
             if var("CI_PIPELINE_SOURCE").as_deref() == Some("merge_request_event")
@@ -215,7 +220,9 @@ impl PublishPolicy {
             } else if let Some(b) = var("CI_COMMIT_BRANCH").or_else(|| var("CI_COMMIT_REF_NAME")) {
                 format!("refs/heads/{b}")
             } else {
-                return Publish::restore_only("GitLab CI job without CI_COMMIT_BRANCH or CI_COMMIT_TAG");
+                return Publish::restore_only(
+                    "GitLab CI job without CI_COMMIT_BRANCH or CI_COMMIT_TAG",
+                );
             };
             let default = self
                 .default_branch
@@ -272,7 +279,11 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn decide(p: &PublishPolicy, vars: &[(&str, &str)], event: Option<serde_json::Value>) -> Publish {
+    fn decide(
+        p: &PublishPolicy,
+        vars: &[(&str, &str)],
+        event: Option<serde_json::Value>,
+    ) -> Publish {
         let m: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -289,7 +300,11 @@ mod tests {
         ]
     }
 
-    fn run(p: &PublishPolicy, vars: &[(&'static str, String)], event: Option<serde_json::Value>) -> Publish {
+    fn run(
+        p: &PublishPolicy,
+        vars: &[(&'static str, String)],
+        event: Option<serde_json::Value>,
+    ) -> Publish {
         let v: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         decide(p, &v, event)
     }
@@ -326,11 +341,21 @@ mod tests {
         let p = PublishPolicy::default();
         let d = run(&p, &gh("push", "refs/heads/feature"), Some(push_event()));
         assert!(!d.push, "{d:?}");
-        assert!(d.reason.contains("the default branch main and tags"), "{d:?}");
+        assert!(
+            d.reason.contains("the default branch main and tags"),
+            "{d:?}"
+        );
         // A branch merely starting like the default one is another branch.
         assert!(!run(&p, &gh("push", "refs/heads/main-old"), Some(push_event())).push);
         // A merge queue's ref is not the default branch.
-        assert!(!run(&p, &gh("merge_group", "refs/heads/gh-readonly-queue/main/pr-7-abc"), Some(push_event())).push);
+        assert!(
+            !run(
+                &p,
+                &gh("merge_group", "refs/heads/gh-readonly-queue/main/pr-7-abc"),
+                Some(push_event())
+            )
+            .push
+        );
     }
 
     #[test]
@@ -357,7 +382,10 @@ mod tests {
         assert!(same.reason.contains("#7 (feature into main)"), "{same:?}");
         let fork = run(&p, &vars, Some(pr_event("someone/app", true)));
         assert!(!fork.push);
-        assert!(fork.reason.contains("from the fork someone/app"), "{fork:?}");
+        assert!(
+            fork.reason.contains("from the fork someone/app"),
+            "{fork:?}"
+        );
         // pull_request_target runs with the base's secrets: still restore-only.
         vars[1].1 = "pull_request_target".into();
         assert!(!run(&p, &vars, Some(pr_event("someone/app", true))).push);
@@ -370,7 +398,10 @@ mod tests {
         let mut p = PublishPolicy::default();
         // No event payload: the default branch is unknown, only tags publish.
         let d = run(&p, &gh("push", "refs/heads/main"), None);
-        assert!(!d.push && d.reason.contains("STRATA_DEFAULT_BRANCH"), "{d:?}");
+        assert!(
+            !d.push && d.reason.contains("STRATA_DEFAULT_BRANCH"),
+            "{d:?}"
+        );
         p.default_branch = Some("trunk".into());
         assert!(run(&p, &gh("push", "refs/heads/trunk"), Some(push_event())).push);
         assert!(!run(&p, &gh("push", "refs/heads/main"), Some(push_event())).push);
@@ -379,7 +410,11 @@ mod tests {
     #[test]
     fn configured_refs_replace_the_default() {
         let p = PublishPolicy {
-            refs: Some(vec!["main".into(), "release/*".into(), "refs/tags/v*".into()]),
+            refs: Some(vec![
+                "main".into(),
+                "release/*".into(),
+                "refs/tags/v*".into(),
+            ]),
             protected: false,
             ..PublishPolicy::default()
         };
@@ -405,7 +440,11 @@ mod tests {
         assert!(!run(&never, &gh("push", "refs/heads/main"), Some(push_event())).push);
         assert!(!decide(&never, &[], None).push);
         assert_eq!(PublishMode::parse("always"), Ok(PublishMode::Always));
-        assert!(PublishMode::parse("sometimes").unwrap_err().contains("`sometimes`"));
+        assert!(
+            PublishMode::parse("sometimes")
+                .unwrap_err()
+                .contains("`sometimes`")
+        );
     }
 
     #[test]
@@ -413,7 +452,17 @@ mod tests {
         let d = decide(&PublishPolicy::default(), &[("CI", "true")], None);
         assert!(d.push, "{d:?}");
         // GITHUB_ACTIONS must say true: an empty or other value is not GitHub.
-        assert!(decide(&PublishPolicy::default(), &[("GITHUB_ACTIONS", ""), ("GITHUB_EVENT_NAME", "pull_request")], None).push);
+        assert!(
+            decide(
+                &PublishPolicy::default(),
+                &[
+                    ("GITHUB_ACTIONS", ""),
+                    ("GITHUB_EVENT_NAME", "pull_request")
+                ],
+                None
+            )
+            .push
+        );
     }
 
     fn gl(vars: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
@@ -428,15 +477,34 @@ mod tests {
     #[test]
     fn gitlab_branches_tags_and_protection() {
         let p = PublishPolicy::default();
-        let main = gl(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_BRANCH", "main"), ("CI_COMMIT_REF_PROTECTED", "true")]);
+        let main = gl(&[
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_COMMIT_REF_PROTECTED", "true"),
+        ]);
         assert!(run(&p, &main, None).push);
-        let tag = gl(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_TAG", "v1.0.0"), ("CI_COMMIT_REF_NAME", "v1.0.0")]);
+        let tag = gl(&[
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_TAG", "v1.0.0"),
+            ("CI_COMMIT_REF_NAME", "v1.0.0"),
+        ]);
         let d = run(&p, &tag, None);
         assert!(d.push && d.reason.contains("refs/tags/v1.0.0"), "{d:?}");
-        let protected = gl(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_BRANCH", "stable"), ("CI_COMMIT_REF_PROTECTED", "true")]);
+        let protected = gl(&[
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_BRANCH", "stable"),
+            ("CI_COMMIT_REF_PROTECTED", "true"),
+        ]);
         let d = run(&p, &protected, None);
-        assert!(d.push && d.reason.contains("CI_COMMIT_REF_PROTECTED"), "{d:?}");
-        let feature = gl(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_BRANCH", "feature"), ("CI_COMMIT_REF_PROTECTED", "false")]);
+        assert!(
+            d.push && d.reason.contains("CI_COMMIT_REF_PROTECTED"),
+            "{d:?}"
+        );
+        let feature = gl(&[
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_BRANCH", "feature"),
+            ("CI_COMMIT_REF_PROTECTED", "false"),
+        ]);
         assert!(!run(&p, &feature, None).push);
     }
 
@@ -454,7 +522,10 @@ mod tests {
             ("CI_COMMIT_REF_NAME", "feature"),
         ]);
         let d = run(&p, &same, None);
-        assert!(!d.push && d.reason.contains("!12 (feature into main)"), "{d:?}");
+        assert!(
+            !d.push && d.reason.contains("!12 (feature into main)"),
+            "{d:?}"
+        );
         let fork = gl(&[
             ("CI_PIPELINE_SOURCE", "merge_request_event"),
             ("CI_MERGE_REQUEST_IID", "13"),
@@ -463,12 +534,18 @@ mod tests {
             ("CI_MERGE_REQUEST_SOURCE_PROJECT_PATH", "someone/app"),
         ]);
         let d = run(&p, &fork, None);
-        assert!(!d.push && d.reason.contains("from the fork someone/app"), "{d:?}");
+        assert!(
+            !d.push && d.reason.contains("from the fork someone/app"),
+            "{d:?}"
+        );
     }
 
     #[test]
     fn glob_matches_runs_of_characters() {
-        assert!(glob("refs/heads/release/*", "refs/heads/release/1.x/hotfix"));
+        assert!(glob(
+            "refs/heads/release/*",
+            "refs/heads/release/1.x/hotfix"
+        ));
         assert!(glob("refs/tags/v*.0", "refs/tags/v2.0"));
         assert!(!glob("refs/tags/v*.0", "refs/tags/v2.1"));
         assert!(glob("*", ""));
