@@ -320,6 +320,61 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
+    fn publish_policy_from_file_env_and_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_path = dir.path().join("config.toml");
+        std::fs::write(
+            &cfg_path,
+            "[publish]\nrefs = [\"release/*\"]\nprotected = false\n",
+        )
+        .unwrap();
+        let event = dir.path().join("event.json");
+        std::fs::write(&event, r#"{"repository": {"default_branch": "trunk"}}"#).unwrap();
+        let mut vars: HashMap<&str, String> = HashMap::new();
+        vars.insert("STRATA_CONFIG", cfg_path.display().to_string());
+        vars.insert("GITHUB_ACTIONS", "true".into());
+        vars.insert("GITHUB_EVENT_NAME", "push".into());
+        vars.insert("GITHUB_EVENT_PATH", event.display().to_string());
+        vars.insert("GITHUB_REF", "refs/heads/release/1.0".into());
+        vars.insert("GITHUB_REF_PROTECTED", "true".into());
+        let load = |vars: &HashMap<&str, String>| Config::load_with(&|k| vars.get(k).cloned());
+        let c = load(&vars).unwrap();
+        assert!(c.publish.push, "{:?}", c.publish);
+        assert!(!c.publish_policy.protected);
+        vars.insert("GITHUB_REF_PROTECTED", "false".into());
+
+        // The file's refs replace the default: the default branch from the event no longer counts.
+        vars.insert("GITHUB_REF", "refs/heads/trunk".into());
+        assert!(!load(&vars).unwrap().publish.push);
+        // The environment replaces the file's refs; the event names the default branch.
+        vars.insert("STRATA_PUBLISH_REFS", "trunk, refs/tags/*".into());
+        assert!(load(&vars).unwrap().publish.push);
+        vars.remove("STRATA_PUBLISH_REFS");
+        std::fs::write(&cfg_path, "").unwrap();
+        assert!(
+            load(&vars).unwrap().publish.push,
+            "default: the event's default branch"
+        );
+        // STRATA_PUBLISH overrides the decision; a bad value names the variable.
+        vars.insert("STRATA_PUBLISH", "never".into());
+        assert!(!load(&vars).unwrap().publish.push);
+        vars.insert("STRATA_PUBLISH", "yes".into());
+        let e = load(&vars).unwrap_err().to_string();
+        assert!(e.contains("STRATA_PUBLISH") && e.contains("`yes`"), "{e}");
+        // An unreadable event only means the default branch is unknown.
+        vars.remove("STRATA_PUBLISH");
+        std::fs::write(&event, "not json").unwrap();
+        let c = load(&vars).unwrap();
+        assert!(
+            !c.publish.push && c.publish.reason.contains("STRATA_DEFAULT_BRANCH"),
+            "{:?}",
+            c.publish
+        );
+        vars.insert("STRATA_DEFAULT_BRANCH", "trunk".into());
+        assert!(load(&vars).unwrap().publish.push);
+    }
+
+    #[test]
     fn file_and_env() {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate("ci").unwrap();
@@ -372,6 +427,14 @@ mod tests {
             .to_string();
         assert!(
             e.contains("config.toml") && e.contains("line 2, column") && !e.contains("hunter2"),
+            "{e}"
+        );
+        std::fs::write(&cfg_path, "[publish]\nmode = \"sometimes\"\n").unwrap();
+        let e = Config::load_with(&|k| vars.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml") && e.contains("`sometimes`"),
             "{e}"
         );
         std::fs::write(&cfg_path, "remotes = 1\n").unwrap();
