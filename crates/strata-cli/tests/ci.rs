@@ -679,7 +679,8 @@ fn github_action_failure_still_writes_the_summary() {
 }
 
 /// The GitLab pipeline of the docs: a push to the protected main branch publishes; a merge
-/// request restores, pushes nothing and drops the signing key even when it is in its variables.
+/// request restores, pushes nothing and drops the signing key even when it is in its variables;
+/// a fork's merge request (no protected variables) restores and pushes nothing.
 #[test]
 fn gitlab_pipeline_protected_branch_publishes_merge_request_restores_only() {
     let w = World::new();
@@ -721,10 +722,14 @@ fn gitlab_pipeline_protected_branch_publishes_merge_request_restores_only() {
             ("STRATA_BIN", strata_bin().display().to_string()),
         ];
         vars.extend(ci.iter().map(|(k, v)| (*k, v.to_string())));
+        // A fork's merge request runs without the project's protected variables.
+        if name == "fork" {
+            vars.retain(|(k, _)| !matches!(*k, "STRATA_SIGNING_KEY" | "STRATA_REMOTE_TOKEN"));
+        }
         let job = Job::new(&w, name, &vars);
         let mut env = job.env.clone();
         env.insert("CI_PROJECT_DIR".into(), job.checkout.display().to_string());
-        if name == "mr" {
+        if name != "main" {
             append(
                 &job.checkout.join("core/src/lib.rs"),
                 "\n// merge request\n",
@@ -797,6 +802,40 @@ fn gitlab_pipeline_protected_branch_publishes_merge_request_restores_only() {
     );
     assert!(!mr.out.contains("Compiling fx-util"), "{}", mr.out);
     assert_eq!(files(&remote_dir), pushed, "a merge request pushes nothing");
+    assert_eq!(after.code, 0, "{}", after.out);
+
+    let (fork, after) = run_job(
+        "fork",
+        "503",
+        &[
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_MERGE_REQUEST_IID", "13"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "200"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_PATH", "someone/app"),
+            ("CI_COMMIT_REF_NAME", "feature"),
+        ],
+    );
+    assert_eq!(fork.code, 0, "{}", fork.out);
+    assert!(
+        fork.out.contains(
+            "strata: restore-only: GitLab merge request !13 from the fork someone/app restores only"
+        ),
+        "{}",
+        fork.out
+    );
+    assert!(fork.out.contains("signing key: none"), "{}", fork.out);
+    assert!(
+        fork.out.contains("Pulled") && !fork.out.contains("Pushed"),
+        "{}",
+        fork.out
+    );
+    assert!(!fork.out.contains("Compiling fx-util"), "{}", fork.out);
+    assert_eq!(
+        files(&remote_dir),
+        pushed,
+        "a fork's merge request pushes nothing"
+    );
     assert_eq!(after.code, 0, "{}", after.out);
 }
 
