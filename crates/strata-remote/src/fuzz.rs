@@ -464,6 +464,7 @@ fn pulled_objects_are_verified_or_refused_cleanly() {
         trusted: vec![key.public()],
         signing_key: None,
         signing_key_path: None,
+        ..Config::default()
     };
     let remotes = Remotes::new(&cfg, false).unwrap();
     let case = std::cell::Cell::new(0u32);
