@@ -14,7 +14,12 @@ fn scrub(w: &World, text: &str) -> String {
         // Cargo's own status lines carry times and vary with the toolchain: only strata's are
         // pinned here.
         let t = line.trim_start();
-        if t.starts_with("Compiling ") || t.starts_with("Finished ") || t.starts_with("Checking ") {
+        // Cargo also says when another process holds its package cache.
+        if t.starts_with("Compiling ")
+            || t.starts_with("Finished ")
+            || t.starts_with("Checking ")
+            || t.starts_with("Blocking waiting for file lock")
+        {
             continue;
         }
         out.push_str(&scrub_numbers(line));
