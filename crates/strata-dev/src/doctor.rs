@@ -57,8 +57,8 @@ fn run(program: &Path, args: &[&str], cwd: &Path) -> Option<(bool, String)> {
     ))
 }
 
-/// Answers of tools to `--version`, kept in a directory by the binary's path, size, mtime and
-/// inode, so that the same file is not asked again: `strata dev` runs the doctor beside its
+/// Answers of tools to `--version`, kept in a directory while the binary is the same file (its
+/// path, size, mtime and inode: [`strata_fs::Watch::Identity`]), so that it is not asked again: `strata dev` runs the doctor beside its
 /// restore each time, and on 2 cores its processes slow the restore down. Only answers of files
 /// that are tools of their own are kept: a rustup proxy answers for whichever toolchain is active,
 /// and a failure may be fixed without the binary changing.
@@ -78,23 +78,35 @@ impl VersionCache {
         VersionCache::default()
     }
 
-    /// Where the answer of `program args` is kept, if it may be kept.
-    fn entry(&self, program: &Path, args: &[&str]) -> Option<PathBuf> {
+    /// Where the answer of `program args` is kept (the cache, the entry's name, the binary it
+    /// watches), if it may be kept.
+    fn entry(
+        &self,
+        program: &Path,
+        args: &[&str],
+    ) -> Option<(strata_fs::WatchedCache, String, PathBuf)> {
         let dir = self.dir.as_ref()?;
         let file = strata_cargo::program::resolve(program)?;
         if is_rustup_proxy(&file) {
             return None;
         }
         let mut h = blake3::Hasher::new();
-        h.update(strata_cargo::program::identity(&file)?.as_bytes());
+        h.update(file.as_os_str().as_encoded_bytes());
         h.update(&[0]);
         for a in args {
             h.update(a.as_bytes());
             h.update(&[0]);
         }
-        Some(dir.join(&h.finalize().to_hex()[..32]))
+        let name = h.finalize().to_hex()[..32].to_string();
+        Some((
+            strata_fs::WatchedCache::new(dir, VERSION_CACHE_FORMAT),
+            name,
+            file,
+        ))
     }
 }
+
+const VERSION_CACHE_FORMAT: &str = "strata-tool-version 1";
 
 fn tool(
     name: &str,
@@ -107,24 +119,21 @@ fn tool(
     let entry = cache.entry(program, args);
     let kept = entry
         .as_ref()
-        .and_then(|e| std::fs::read_to_string(e).ok())
+        .and_then(|(c, name, _)| c.get(name))
+        .and_then(|v| String::from_utf8(v).ok())
         .filter(|v| !v.is_empty());
     let answer = match kept {
         Some(version) => Some((true, version)),
         None => {
             let answer = run(program, args, cwd);
-            if let (Some(e), Some((true, version))) = (&entry, &answer) {
-                // A cache: a failure to keep the answer only costs asking again next time. Written
-                // aside and renamed, so that another `strata dev` never reads half of it.
-                let tmp = e.with_extension(format!("tmp-{}", std::process::id()));
-                let kept = e
-                    .parent()
-                    .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-                    && std::fs::write(&tmp, version).is_ok()
-                    && std::fs::rename(&tmp, e).is_ok();
-                if !kept {
-                    let _ = std::fs::remove_file(&tmp);
-                }
+            if let (Some((c, name, file)), Some((true, version))) = (&entry, &answer) {
+                // A cache: a failure to keep the answer only costs asking again next time.
+                let _ = c.put(
+                    name,
+                    std::slice::from_ref(file),
+                    strata_fs::Watch::Identity,
+                    version.as_bytes(),
+                );
             }
             answer
         }

@@ -188,7 +188,10 @@ mod tests {
         std::fs::write(dest.join("inside"), "x").unwrap();
         let e = write_atomic(&dest, "new").unwrap_err();
         assert_eq!(e.path, dest);
-        assert!(e.to_string().starts_with(&format!("cannot write {}: ", dest.display())));
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot write {}: ", dest.display()))
+        );
         assert_eq!(names(dir.path()), ["d"]);
         assert_eq!(std::fs::read_to_string(dest.join("inside")).unwrap(), "x");
     }
@@ -199,7 +202,13 @@ mod tests {
         let dest = dir.path().join("f");
         // What the next call will pick, left by a "dead process" with our pid.
         let next = temp_name(&dest);
-        let n: u64 = next.to_string_lossy().rsplit('-').next().unwrap().parse().unwrap();
+        let n: u64 = next
+            .to_string_lossy()
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         // Several, in case another test of this process takes a number in between.
         let leftovers: Vec<PathBuf> = (n + 1..n + 9)
             .map(|i| dest.with_file_name(format!(".f.strata-tmp-{}-{i}", std::process::id())))

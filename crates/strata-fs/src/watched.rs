@@ -134,7 +134,9 @@ mod tests {
         let absent = dir.path().join("config.toml");
         std::fs::write(&lock, "a").unwrap();
         let files = [lock.clone(), absent.clone()];
-        cache.put("e", &files, Watch::Content, b"answer\nwith lines").unwrap();
+        cache
+            .put("e", &files, Watch::Content, b"answer\nwith lines")
+            .unwrap();
         assert_eq!(cache.get("e").as_deref(), Some(&b"answer\nwith lines"[..]));
         // Same bytes written again (a new mtime): still a hit.
         std::fs::write(&lock, "a").unwrap();
@@ -153,7 +155,9 @@ mod tests {
         let cache = WatchedCache::new(dir.path(), "test 1");
         let bin = dir.path().join("rustc");
         std::fs::write(&bin, "one").unwrap();
-        cache.put("e", std::slice::from_ref(&bin), Watch::Identity, b"1.95").unwrap();
+        cache
+            .put("e", std::slice::from_ref(&bin), Watch::Identity, b"1.95")
+            .unwrap();
         assert_eq!(cache.get("e").as_deref(), Some(&b"1.95"[..]));
         // Keep the first file alive so the new one cannot reuse its inode.
         let old = dir.path().join("old");
@@ -169,7 +173,12 @@ mod tests {
         v1.put("e", &[], Watch::Content, b"x").unwrap();
         assert!(v1.get("e").is_some());
         assert_eq!(WatchedCache::new(dir.path(), "test 2").get("e"), None);
-        for broken in [&b"no newline"[..], b"{\n", b"", b"{\"format\":\"test 1\"}\nx"] {
+        for broken in [
+            &b"no newline"[..],
+            b"{\n",
+            b"",
+            b"{\"format\":\"test 1\"}\nx",
+        ] {
             std::fs::write(v1.entry_path("e"), broken).unwrap();
             assert_eq!(v1.get("e"), None);
         }
@@ -188,7 +197,10 @@ mod tests {
             .set_modified(old)
             .unwrap();
         assert!(cache.get("e").is_some());
-        let mtime = std::fs::metadata(cache.entry_path("e")).unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(cache.entry_path("e"))
+            .unwrap()
+            .modified()
+            .unwrap();
         assert!(mtime > old);
     }
 }
