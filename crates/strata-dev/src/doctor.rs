@@ -618,3 +618,50 @@ pub fn check(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Status, VersionCache, tool};
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// A tool that answers `version` and counts how often it was asked.
+    fn fake_tool(path: &Path, version: &str, count: &Path) {
+        let script = format!(
+            "#!/bin/sh\necho x >> '{}'\necho '{version}'\n",
+            count.display()
+        );
+        // A new file (another inode), as an install writes it.
+        let _ = std::fs::remove_file(path);
+        std::fs::write(path, script).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn asked(count: &Path) -> usize {
+        std::fs::read_to_string(count).map_or(0, |t| t.lines().count())
+    }
+
+    #[test]
+    fn a_kept_version_is_used_until_the_binary_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        let count = dir.path().join("count");
+        fake_tool(&bin, "tool 1.0", &count);
+        let cache = VersionCache::in_dir(dir.path().join("cache"));
+        let check = || tool("tool", &bin, &["--version"], dir.path(), "fix", &cache);
+        let first = check();
+        assert!(matches!(first.status, Status::Ok));
+        assert_eq!(first.detail, "tool 1.0");
+        assert_eq!(check().detail, "tool 1.0");
+        assert_eq!(asked(&count), 1);
+        // Keep the old file alive so the new one gets another inode.
+        std::fs::rename(&bin, dir.path().join("old")).unwrap();
+        fake_tool(&bin, "tool 2.0", &count);
+        assert_eq!(check().detail, "tool 2.0");
+        assert_eq!(asked(&count), 2);
+        // Without a cache every check asks.
+        let off = VersionCache::off();
+        tool("tool", &bin, &["--version"], dir.path(), "fix", &off);
+        assert_eq!(asked(&count), 3);
+    }
+}
