@@ -11,7 +11,9 @@ mod toolchain;
 
 pub use args::{CargoCommand, Verbosity};
 pub use home::{CanonicalHome, DEFAULT_LINK, HomeError, VIEW, VIEW_FD, ensure_link, open_view};
-pub use toolchain::{Toolchain, ToolchainCache, ToolchainError, version_minor};
+pub use toolchain::{
+    Toolchain, ToolchainCache, ToolchainError, host_triple, parse_host, version_minor,
+};
 
 use std::path::PathBuf;
 
@@ -20,6 +22,11 @@ pub fn cargo_bin() -> PathBuf {
     std::env::var_os("CARGO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+/// The rustc cargo runs: `$RUSTC` when set (a wrapper or another toolchain), else `rustc`.
+pub fn rustc_bin() -> std::ffi::OsString {
+    std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())
 }
 
 /// Count the units cargo reports as compiled (`Compiling`/`Checking`/`Documenting` lines) in its

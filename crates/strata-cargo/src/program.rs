@@ -31,18 +31,5 @@ pub fn is_rustup_proxy(program: &Path) -> bool {
     }
 }
 
-/// What tells one version of a file from another without reading it: path, size, device,
-/// inode and mtime (a reinstall or update writes a new file). `None` when it is absent.
-pub fn identity(file: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let md = std::fs::metadata(file).ok()?;
-    Some(format!(
-        "{} {} {} {} {}.{:09}",
-        file.display(),
-        md.len(),
-        md.dev(),
-        md.ino(),
-        md.mtime(),
-        md.mtime_nsec()
-    ))
-}
+/// What tells one version of a file from another without reading it (see [`strata_fs::identity`]).
+pub use strata_fs::identity;

@@ -11,6 +11,35 @@ pub enum ToolchainError {
     Spawn { cmd: String, source: std::io::Error },
     #[error("`{cmd}` failed: {stderr}")]
     Failed { cmd: String, stderr: String },
+    #[error(
+        "`{cmd}` printed no `host:` line, so the host triple is unknown; its output:\n{output}"
+    )]
+    NoHost { cmd: String, output: String },
+}
+
+/// The host triple in `rustc -vV`'s output (its `host:` line).
+pub fn parse_host(rustc_vv: &str) -> Option<&str> {
+    rustc_vv
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+}
+
+/// The host triple of the rustc that cargo would use in `dir` (`$RUSTC`, else `rustc`), from its
+/// `rustc -vV`. The one place strata learns it; [`Toolchain::host`] is the same answer.
+pub fn host_triple(dir: &Path) -> Result<String, ToolchainError> {
+    let out = run(Command::new(crate::rustc_bin()).arg("-vV").current_dir(dir))?;
+    host_from(&out)
+}
+
+fn host_from(rustc_vv: &str) -> Result<String, ToolchainError> {
+    parse_host(rustc_vv)
+        .map(str::to_string)
+        .ok_or_else(|| ToolchainError::NoHost {
+            cmd: "rustc -vV".into(),
+            output: rustc_vv.trim().to_string(),
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +66,7 @@ impl Toolchain {
     }
 
     pub fn detect(dir: &Path) -> Result<Toolchain, ToolchainError> {
-        let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+        let rustc = crate::rustc_bin();
         // Two processes behind rustup's proxies: asked together.
         let (rustc_vv, cargo_v) = std::thread::scope(|scope| {
             let cargo_v =
@@ -48,22 +77,20 @@ impl Toolchain {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (rustc_vv, cargo_v)
         });
-        Ok(Toolchain::from_answers(rustc_vv?, cargo_v?, None))
+        Toolchain::from_answers(rustc_vv?, cargo_v?, None)
     }
 
-    fn from_answers(rustc_vv: String, cargo_v: String, sysroot: Option<PathBuf>) -> Toolchain {
-        let host = rustc_vv
-            .lines()
-            .find_map(|l| l.strip_prefix("host: "))
-            .unwrap_or("unknown")
-            .trim()
-            .to_string();
-        Toolchain {
+    fn from_answers(
+        rustc_vv: String,
+        cargo_v: String,
+        sysroot: Option<PathBuf>,
+    ) -> Result<Toolchain, ToolchainError> {
+        Ok(Toolchain {
+            host: host_from(&rustc_vv)?,
             rustc_vv,
             cargo_v,
-            host,
             sysroot,
-        }
+        })
     }
 
     /// [`Toolchain::detect`], with the answers kept in `cache` (when given) for as long as
@@ -95,7 +122,10 @@ impl Toolchain {
         let Ok(sysroot) = sysroot.map(|s| PathBuf::from(s.trim())) else {
             return Ok(t);
         };
-        let t = Toolchain::from_answers(t.rustc_vv, t.cargo_v, Some(sysroot.clone()));
+        let t = Toolchain {
+            sysroot: Some(sysroot.clone()),
+            ..t
+        };
         // What rustup's proxies (or a wrapper) run: the toolchain's own binaries, which
         // `rustup update` replaces. Watched whatever `PATH` finds, which is in the key already:
         // a proxy that is a copy of rustup rather than a link to it would not be recognised.
@@ -128,16 +158,14 @@ pub struct ToolchainCache {
     pub dir: PathBuf,
 }
 
-const CACHE_FORMAT: &str = "strata-toolchain-cache 1";
+const CACHE_FORMAT: &str = "strata-toolchain-cache 2";
 
+/// The answers kept; the binaries they depend on are watched by [`strata_fs::WatchedCache`].
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CacheEntry {
-    format: String,
     rustc_vv: String,
     cargo_v: String,
     sysroot: PathBuf,
-    /// Binaries and their identities ([`program::identity`]) when the entry was written.
-    watched: Vec<(PathBuf, Option<String>)>,
 }
 
 impl ToolchainCache {
@@ -187,54 +215,39 @@ impl ToolchainCache {
         Some(h.finalize().to_hex().to_string())
     }
 
+    fn entries(&self) -> strata_fs::WatchedCache {
+        strata_fs::WatchedCache::new(&self.dir, CACHE_FORMAT)
+    }
+
+    #[cfg(test)]
     fn entry_path(&self, key: &str) -> PathBuf {
-        self.dir.join(&key[..32])
+        self.entries().entry_path(&key[..32])
     }
 
     fn get(&self, key: &str) -> Option<Toolchain> {
-        let bytes = std::fs::read(self.entry_path(key)).ok()?;
+        let bytes = self.entries().get(&key[..32])?;
         let e: CacheEntry = serde_json::from_slice(&bytes).ok()?;
-        if e.format != CACHE_FORMAT
-            || e.watched
-                .iter()
-                .any(|(file, id)| program::identity(file) != *id)
-        {
-            return None;
-        }
-        // Used now: `strata store gc` keeps entries used in the last week.
-        let _ = std::fs::File::options()
-            .append(true)
-            .open(self.entry_path(key))
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        Some(Toolchain::from_answers(
-            e.rustc_vv,
-            e.cargo_v,
-            Some(e.sysroot),
-        ))
+        Toolchain::from_answers(e.rustc_vv, e.cargo_v, Some(e.sysroot)).ok()
     }
 
-    /// Written aside and renamed: a concurrent reader sees a whole entry or none.
-    fn put(&self, key: &str, t: &Toolchain, watched: &[PathBuf]) -> std::io::Result<()> {
+    /// Kept while the `watched` binaries are the same files (see [`strata_fs::Watch::Identity`]).
+    fn put(
+        &self,
+        key: &str,
+        t: &Toolchain,
+        watched: &[PathBuf],
+    ) -> Result<(), strata_fs::WriteError> {
         let entry = CacheEntry {
-            format: CACHE_FORMAT.into(),
             rustc_vv: t.rustc_vv.clone(),
             cargo_v: t.cargo_v.clone(),
             sysroot: t.sysroot.clone().unwrap_or_default(),
-            watched: watched
-                .iter()
-                .map(|f| (f.clone(), program::identity(f)))
-                .collect(),
         };
-        let bytes = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
-        std::fs::create_dir_all(&self.dir)?;
-        let path = self.entry_path(key);
-        let tmp = self
-            .dir
-            .join(format!(".{}.{}.tmp", &key[..32], std::process::id()));
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(&tmp, &path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+        let bytes = serde_json::to_vec(&entry).map_err(|e| strata_fs::WriteError {
+            path: self.entries().entry_path(&key[..32]),
+            source: std::io::Error::other(e),
+        })?;
+        self.entries()
+            .put(&key[..32], watched, strata_fs::Watch::Identity, &bytes)
     }
 }
 
@@ -267,7 +280,32 @@ fn run(cmd: &mut Command) -> Result<String, ToolchainError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Toolchain, ToolchainCache, version_minor};
+    use super::{
+        Toolchain, ToolchainCache, ToolchainError, host_triple, parse_host, version_minor,
+    };
+
+    #[test]
+    fn the_host_triple_comes_from_rustc_and_never_from_a_guess() {
+        assert_eq!(
+            parse_host(
+                "rustc 1.95.0\nbinary: rustc\nhost: aarch64-apple-darwin\nrelease: 1.95.0\n"
+            ),
+            Some("aarch64-apple-darwin")
+        );
+        assert_eq!(parse_host("rustc 1.95.0\nrelease: 1.95.0\n"), None);
+        let err = Toolchain::from_answers("rustc 1.95.0\n".into(), "cargo 1.95.0".into(), None)
+            .unwrap_err();
+        assert!(matches!(err, ToolchainError::NoHost { .. }));
+        assert_eq!(
+            err.to_string(),
+            "`rustc -vV` printed no `host:` line, so the host triple is unknown; its output:\nrustc 1.95.0"
+        );
+        // The real rustc: the same answer as the toolchain's.
+        let here = std::env::current_dir().unwrap();
+        let host = host_triple(&here).unwrap();
+        assert_eq!(Toolchain::detect(&here).unwrap().host, host);
+        assert_eq!(host.split('-').count() >= 3, true, "{host}");
+    }
 
     #[test]
     fn a_kept_toolchain_is_used_until_a_watched_binary_changes() {
@@ -281,7 +319,8 @@ mod tests {
             "rustc 1.95.0\nhost: x86_64-unknown-linux-gnu\n".into(),
             "cargo 1.95.0\n".into(),
             Some(dir.path().to_path_buf()),
-        );
+        )
+        .unwrap();
         let key = "0123456789abcdef0123456789abcdef0123";
         cache.put(key, &t, std::slice::from_ref(&bin)).unwrap();
         assert_eq!(cache.get(key), Some(t));

@@ -216,13 +216,10 @@ fn strata_build_in_dev_mode_saves_a_dev_layer_and_release_does_not() {
     assert!(show.stdout.contains("\"kind\": \"dev\""), "{}", show.stdout);
 }
 
+/// A Debian package's program this test needs (`.ci/run` installs them with apt-get).
+#[track_caller]
 fn require(tool: &str) {
-    let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .any(|d| d.join(tool).is_file());
-    assert!(
-        found,
-        "`{tool}` is not installed; this test needs it (`apt-get install -y {tool}`, or run .ci/run)"
-    );
+    require_tool(tool, &format!("apt-get install {tool} (.ci/run does this)"));
 }
 
 /// A PATH with every program of the current PATH except `without` (symlinks in a temp dir).
@@ -446,7 +443,8 @@ fn dev_init_writes_a_quick_nextest_profile_that_nextest_accepts() {
 }
 
 fn git(cwd: &Path, args: &[&str]) {
-    let out = Command::new("git")
+    let git = require_tool("git", "apt-get install git (.ci/run does this)");
+    let out = Command::new(git)
         .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
         .args(args)
         .current_dir(cwd)
@@ -958,4 +956,12 @@ fn the_dev_loop_starts_from_the_dependency_layer_a_plain_build_saved() {
         "a plain build after a dev-mode build compiles no dependency: {}",
         plain.stderr
     );
+}
+
+#[test]
+#[should_panic(
+    expected = "`strata-no-such-tool` is not installed and this test needs it; install it with: apt-get install strata-no-such-tool (.ci/run does this)"
+)]
+fn a_missing_tool_fails_the_test_naming_it_and_how_to_install_it() {
+    require("strata-no-such-tool");
 }

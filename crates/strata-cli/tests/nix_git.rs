@@ -22,7 +22,8 @@ fn write(path: &Path, text: &str) {
 /// Runs git in `repo` with a fixed identity and no user or system config; returns its stdout.
 #[track_caller]
 fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
+    let git = require_tool("git", "apt-get install git (.ci/run does this)");
+    let out = Command::new(git)
         .arg("-C")
         .arg(repo)
         .args([

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 #[path = "common/serve.rs"]
 mod serve;
+#[path = "common/tools.rs"]
+mod tools;
 use serve::{PUSH_TOKEN, Serve};
 
 fn strata(args: &[&str]) -> Output {
@@ -33,17 +35,12 @@ fn ok(out: Output) -> String {
 }
 
 /// Fails (not skips) without Nix: these tests are the proof that Nix accepts the cache.
+#[track_caller]
 fn nix(program: &str) -> Command {
-    let found = Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "`{program}` is not installed: these tests need Nix (Debian: apt-get install nix-bin; \
-         .ci/run installs it)"
-    );
-    Command::new(program)
+    Command::new(tools::require_tool(
+        program,
+        "apt-get install nix-bin (.ci/run does this)",
+    ))
 }
 
 /// Builds, with a real nix-build, a derivation with two outputs: `out` (a directory with an

@@ -35,12 +35,7 @@ pub fn write(path: &Path, settings: &DevSettings) -> Result<Vec<String>, DevErro
     if changes.is_empty() || doc.to_string() == before {
         return Ok(Vec::new());
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    }
-    let tmp = path.with_extension(format!("toml.strata-tmp{}", std::process::id()));
-    std::fs::write(&tmp, doc.to_string()).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    strata_fs::write_atomic(path, doc.to_string())?;
     Ok(changes)
 }
 

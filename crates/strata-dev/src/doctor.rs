@@ -57,8 +57,8 @@ fn run(program: &Path, args: &[&str], cwd: &Path) -> Option<(bool, String)> {
     ))
 }
 
-/// Answers of tools to `--version`, kept in a directory by the binary's path, size, mtime and
-/// inode, so that the same file is not asked again: `strata dev` runs the doctor beside its
+/// Answers of tools to `--version`, kept in a directory while the binary is the same file (its
+/// path, size, mtime and inode: [`strata_fs::Watch::Identity`]), so that it is not asked again: `strata dev` runs the doctor beside its
 /// restore each time, and on 2 cores its processes slow the restore down. Only answers of files
 /// that are tools of their own are kept: a rustup proxy answers for whichever toolchain is active,
 /// and a failure may be fixed without the binary changing.
@@ -78,23 +78,35 @@ impl VersionCache {
         VersionCache::default()
     }
 
-    /// Where the answer of `program args` is kept, if it may be kept.
-    fn entry(&self, program: &Path, args: &[&str]) -> Option<PathBuf> {
+    /// Where the answer of `program args` is kept (the cache, the entry's name, the binary it
+    /// watches), if it may be kept.
+    fn entry(
+        &self,
+        program: &Path,
+        args: &[&str],
+    ) -> Option<(strata_fs::WatchedCache, String, PathBuf)> {
         let dir = self.dir.as_ref()?;
         let file = strata_cargo::program::resolve(program)?;
         if is_rustup_proxy(&file) {
             return None;
         }
         let mut h = blake3::Hasher::new();
-        h.update(strata_cargo::program::identity(&file)?.as_bytes());
+        h.update(file.as_os_str().as_encoded_bytes());
         h.update(&[0]);
         for a in args {
             h.update(a.as_bytes());
             h.update(&[0]);
         }
-        Some(dir.join(&h.finalize().to_hex()[..32]))
+        let name = h.finalize().to_hex()[..32].to_string();
+        Some((
+            strata_fs::WatchedCache::new(dir, VERSION_CACHE_FORMAT),
+            name,
+            file,
+        ))
     }
 }
+
+const VERSION_CACHE_FORMAT: &str = "strata-tool-version 1";
 
 fn tool(
     name: &str,
@@ -107,24 +119,21 @@ fn tool(
     let entry = cache.entry(program, args);
     let kept = entry
         .as_ref()
-        .and_then(|e| std::fs::read_to_string(e).ok())
+        .and_then(|(c, name, _)| c.get(name))
+        .and_then(|v| String::from_utf8(v).ok())
         .filter(|v| !v.is_empty());
     let answer = match kept {
         Some(version) => Some((true, version)),
         None => {
             let answer = run(program, args, cwd);
-            if let (Some(e), Some((true, version))) = (&entry, &answer) {
-                // A cache: a failure to keep the answer only costs asking again next time. Written
-                // aside and renamed, so that another `strata dev` never reads half of it.
-                let tmp = e.with_extension(format!("tmp-{}", std::process::id()));
-                let kept = e
-                    .parent()
-                    .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-                    && std::fs::write(&tmp, version).is_ok()
-                    && std::fs::rename(&tmp, e).is_ok();
-                if !kept {
-                    let _ = std::fs::remove_file(&tmp);
-                }
+            if let (Some((c, name, file)), Some((true, version))) = (&entry, &answer) {
+                // A cache: a failure to keep the answer only costs asking again next time.
+                let _ = c.put(
+                    name,
+                    std::slice::from_ref(file),
+                    strata_fs::Watch::Identity,
+                    version.as_bytes(),
+                );
             }
             answer
         }
@@ -608,4 +617,51 @@ pub fn check(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Status, VersionCache, tool};
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// A tool that answers `version` and counts how often it was asked.
+    fn fake_tool(path: &Path, version: &str, count: &Path) {
+        let script = format!(
+            "#!/bin/sh\necho x >> '{}'\necho '{version}'\n",
+            count.display()
+        );
+        // A new file (another inode), as an install writes it.
+        let _ = std::fs::remove_file(path);
+        std::fs::write(path, script).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn asked(count: &Path) -> usize {
+        std::fs::read_to_string(count).map_or(0, |t| t.lines().count())
+    }
+
+    #[test]
+    fn a_kept_version_is_used_until_the_binary_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tool");
+        let count = dir.path().join("count");
+        fake_tool(&bin, "tool 1.0", &count);
+        let cache = VersionCache::in_dir(dir.path().join("cache"));
+        let check = || tool("tool", &bin, &["--version"], dir.path(), "fix", &cache);
+        let first = check();
+        assert!(matches!(first.status, Status::Ok));
+        assert_eq!(first.detail, "tool 1.0");
+        assert_eq!(check().detail, "tool 1.0");
+        assert_eq!(asked(&count), 1);
+        // Keep the old file alive so the new one gets another inode.
+        std::fs::rename(&bin, dir.path().join("old")).unwrap();
+        fake_tool(&bin, "tool 2.0", &count);
+        assert_eq!(check().detail, "tool 2.0");
+        assert_eq!(asked(&count), 2);
+        // Without a cache every check asks.
+        let off = VersionCache::off();
+        tool("tool", &bin, &["--version"], dir.path(), "fix", &off);
+        assert_eq!(asked(&count), 3);
+    }
 }

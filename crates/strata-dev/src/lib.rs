@@ -34,8 +34,19 @@ pub enum DevError {
     },
     #[error("{0}")]
     Git(String),
-    #[error("cannot find the workspace root from {dir}: {message}")]
-    Workspace { dir: PathBuf, message: String },
+    #[error(transparent)]
+    Workspace(#[from] strata_workspace::WorkspaceError),
+    #[error(transparent)]
+    Toolchain(#[from] strata_cargo::ToolchainError),
+}
+
+impl From<strata_fs::WriteError> for DevError {
+    fn from(e: strata_fs::WriteError) -> DevError {
+        DevError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '_ {
@@ -45,27 +56,12 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DevError + '
     }
 }
 
-/// The workspace root that cargo would use from `cwd`.
+/// The workspace root that cargo would use from `cwd` ([`strata_workspace::workspace_root`]).
 pub fn workspace_root(cwd: &Path) -> Result<PathBuf, DevError> {
-    let out = Command::new(strata_cargo::cargo_bin())
-        .args(["locate-project", "--workspace", "--message-format", "plain"])
-        .current_dir(cwd)
-        .output()
-        .map_err(|source| DevError::Spawn {
-            program: "cargo locate-project".into(),
-            source,
-        })?;
-    if !out.status.success() {
-        return Err(DevError::Workspace {
-            dir: cwd.to_path_buf(),
-            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
-    let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    Ok(manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| cwd.to_path_buf()))
+    Ok(strata_workspace::workspace_root(
+        &strata_cargo::cargo_bin(),
+        cwd,
+    )?)
 }
 
 /// A target dir shared by every worktree of the git repository at `cwd`: `strata-target` under
@@ -89,25 +85,9 @@ pub fn shared_target_dir(cwd: &Path) -> Result<PathBuf, DevError> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("strata-target"))
 }
 
-/// The host triple of the rustc that cargo would use in `cwd`.
+/// The host triple of the rustc that cargo would use in `cwd` ([`strata_cargo::host_triple`]).
 pub fn host_triple(cwd: &Path) -> Result<String, DevError> {
-    let out = Command::new(rustc_bin())
-        .arg("-vV")
-        .current_dir(cwd)
-        .output()
-        .map_err(|source| DevError::Spawn {
-            program: "rustc -vV".into(),
-            source,
-        })?;
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .unwrap_or("x86_64-unknown-linux-gnu")
-        .to_string())
-}
-
-pub(crate) fn rustc_bin() -> std::ffi::OsString {
-    std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())
+    Ok(strata_cargo::host_triple(cwd)?)
 }
 
 /// `CARGO_TARGET_<TRIPLE>_RUSTFLAGS`.

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::{DevError, rustc_bin};
+use crate::DevError;
+use strata_cargo::rustc_bin;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Linker {

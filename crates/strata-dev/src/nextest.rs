@@ -32,11 +32,7 @@ pub fn init(root: &Path) -> Result<InitOutcome, DevError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err(&path)(e)),
     }
-    let dir = root.join(".config");
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let tmp = path.with_extension(format!("toml.strata-tmp{}", std::process::id()));
-    std::fs::write(&tmp, QUICK_PROFILE).map_err(io_err(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    strata_fs::write_atomic(&path, QUICK_PROFILE)?;
     Ok(InitOutcome::Written(path))
 }
 

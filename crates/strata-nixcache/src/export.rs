@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -284,25 +283,12 @@ impl ObjectSink for DirSink {
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<(), SinkError> {
         let path = self.path_of(key)?;
-        let dir = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        // Write aside and rename, so a reader never sees half an object.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| format!("cannot create a file in {}: {e}", dir.display()))?;
-        tmp.write_all(bytes)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        tmp.persist(&path)
-            .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
-        // Served files must be readable by the web server and by nix-daemon users, whatever
-        // our umask made the temp file (0600).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
-                .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
-        }
+        // A reader never sees half an object; served files must be readable by the web server
+        // and by nix-daemon users, whatever the umask.
+        strata_fs::AtomicWrite::new()
+            .mode(0o644)
+            .durable()
+            .write(&path, bytes)?;
         Ok(())
     }
 }

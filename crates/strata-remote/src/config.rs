@@ -148,25 +148,11 @@ pub fn write_key_pair(path: &Path, key: &SecretKey, force: bool) -> Result<PathB
 }
 
 fn write_atomic(path: &Path, text: &str, mode: u32) -> Result<(), RemoteError> {
-    use std::io::Write;
-    let io = |e| RemoteError::io(path, e);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(io)?;
-    }
-    tmp.write_all(text.as_bytes()).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    strata_fs::AtomicWrite::new()
+        .mode(mode)
+        .durable()
+        .write(path, text.as_bytes())
+        .map_err(|e| RemoteError::io(e.path, e.source))
 }
 
 /// `TOML parse error at line L, column C: <what>`, without the line itself that toml quotes:

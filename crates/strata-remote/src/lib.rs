@@ -36,14 +36,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
-use strata_store::{Manifest, ObjectId, Store};
+use strata_store::{MAX_MANIFEST_JSON, Manifest, ObjectId, Store};
 
 use crate::sign::{PublicKey, SecretKey, Verdict};
 
 /// Transfers in flight per remote.
 const CONCURRENCY: usize = 16;
-/// Manifests are untrusted: cap the decompressed JSON (as the local store does).
-const MAX_MANIFEST_JSON: u64 = 512 << 20;
 
 pub fn blob_key(id: &ObjectId) -> String {
     let h = id.to_hex();

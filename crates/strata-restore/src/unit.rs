@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 use strata_layer::Group;
@@ -29,15 +29,9 @@ pub struct RestoreStats {
     pub problems: Vec<String>,
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
+/// Where a file is made before the rename that puts it in place.
 fn tmp_path(dest: &Path) -> PathBuf {
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.strata-tmp-{}-{n}", std::process::id()))
+    strata_fs::temp_name(dest)
 }
 
 /// Restore every unit of `manifest` whose hash files ([`commits_unit`]) are absent from
@@ -577,13 +571,11 @@ impl Writer<'_> {
         if let Some(parent) = dest.parent() {
             self.safe_dirs.ensure(parent)?;
         }
-        let tmp = tmp_path(&dest);
-        std::fs::hard_link(self.target.join(src), &tmp).map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, &dest).map_err(|err| {
-            let _ = std::fs::remove_file(&tmp);
+        let src = self.target.join(src);
+        strata_fs::replace_with(&dest, |tmp| std::fs::hard_link(&src, tmp)).map_err(|e| {
             RestoreError::Io {
-                path: dest.clone(),
-                source: err,
+                path: e.path,
+                source: e.source,
             }
         })
     }

@@ -36,7 +36,7 @@ pub use linked::FromLinked;
 pub use maint::{CorruptObject, DanglingRef, GcReport, MissingBlobRef, StoreStats, VerifyReport};
 pub use manifest::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, SourceStamp};
 pub use size::parse_size;
-pub use store::{BlobForm, PutBlob, SMALL_BLOB, Store, StoreLock};
+pub use store::{BlobForm, MAX_MANIFEST_JSON, PutBlob, SMALL_BLOB, Store, StoreLock};
 
 /// Inside a Nix build (`NIX_BUILD_TOP` is set) the store is an input from /nix/store or becomes
 /// an output: it must hold only content-addressed objects, no linked copies or caches that

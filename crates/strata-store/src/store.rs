@@ -36,8 +36,9 @@ const MAX_COMPRESSED_PERCENT: u128 = 90;
 /// twice (hash pass, then compress pass).
 const SMALL_FILE: u64 = 1 << 20;
 const IO_BUF: usize = 256 * 1024;
-/// Manifests are untrusted; cap decompressed size to defuse zstd bombs.
-const MAX_MANIFEST_JSON: u64 = 512 << 20;
+/// Manifests are untrusted (a local store's as a remote's): the cap on a manifest's decompressed
+/// JSON, which defuses zstd bombs.
+pub const MAX_MANIFEST_JSON: u64 = 512 << 20;
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 

@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 /// Bumped whenever the entry layout or the key changes.
-const FORMAT: &str = "strata-metadata-cache 1";
+const FORMAT: &str = "strata-metadata-cache 2";
 
 /// Where entries live (a directory of the store) and what else goes into every key.
 #[derive(Debug, Clone)]
@@ -111,72 +111,32 @@ pub(crate) fn watched_files(
     files
 }
 
-/// Hash of a file's bytes; `None` when it does not exist. Other read errors are `Err`: the
-/// caller treats the entry as unusable.
-fn file_hash(path: &Path) -> std::io::Result<Option<String>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(blake3::hash(&b).to_hex().to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Header {
-    format: String,
-    files: Vec<(PathBuf, Option<String>)>,
-}
-
 impl MetadataCache {
-    fn entry_path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.metadata"))
+    fn entries(&self) -> strata_fs::WatchedCache {
+        strata_fs::WatchedCache::new(&self.dir, FORMAT)
     }
 
-    /// The cached full output for `key`, if every watched file is unchanged.
+    fn entry_name(key: &str) -> String {
+        format!("{key}.metadata")
+    }
+
+    /// The cached full output for `key`, if every watched file has the same bytes.
     pub(crate) fn get(&self, key: &str) -> Option<Vec<u8>> {
-        let path = self.entry_path(key);
-        let bytes = std::fs::read(&path).ok()?;
-        let nl = bytes.iter().position(|&b| b == b'\n')?;
-        let header: Header = serde_json::from_slice(&bytes[..nl]).ok()?;
-        if header.format != FORMAT {
-            return None;
-        }
-        for (file, hash) in &header.files {
-            if file_hash(file).ok()? != *hash {
-                return None;
-            }
-        }
-        // Used now: `strata store gc` keeps recently used entries.
-        let _ = std::fs::File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        Some(bytes[nl + 1..].to_vec())
+        self.entries().get(&Self::entry_name(key))
     }
 
     /// Write the entry for `key`: the watched files' hashes as they are now, then `output`.
-    /// Written to a temporary name and renamed, so readers see a whole entry or none.
-    pub(crate) fn put(&self, key: &str, files: &[PathBuf], output: &[u8]) -> std::io::Result<()> {
-        let mut hashed = Vec::with_capacity(files.len());
-        for f in files {
-            hashed.push((f.clone(), file_hash(f)?));
-        }
-        let header = Header {
-            format: FORMAT.to_string(),
-            files: hashed,
-        };
-        let mut bytes = serde_json::to_vec(&header).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        bytes.extend_from_slice(output);
-        std::fs::create_dir_all(&self.dir)?;
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = self
-            .dir
-            .join(format!(".{key}.{}-{n}.tmp", std::process::id()));
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, self.entry_path(key)).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+    pub(crate) fn put(
+        &self,
+        key: &str,
+        files: &[PathBuf],
+        output: &[u8],
+    ) -> Result<(), strata_fs::WriteError> {
+        self.entries().put(
+            &Self::entry_name(key),
+            files,
+            strata_fs::Watch::Content,
+            output,
+        )
     }
 }

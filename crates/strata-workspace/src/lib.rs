@@ -32,6 +32,35 @@ pub enum WorkspaceError {
     },
     #[error("invalid source filter pattern `{pattern}`: {reason}")]
     Pattern { pattern: String, reason: String },
+    #[error("could not run `cargo locate-project`: {0}")]
+    LocateSpawn(std::io::Error),
+    #[error("cannot find the workspace root from {dir}: {stderr}")]
+    NoWorkspace { dir: PathBuf, stderr: String },
+}
+
+/// The root of the workspace that `cargo` would build from `cwd`: the directory of the manifest
+/// `cargo locate-project --workspace` names. The one way strata finds it without the full
+/// `cargo metadata` (which gives the same directory as [`Workspace::root`]).
+pub fn workspace_root(cargo: &Path, cwd: &Path) -> Result<PathBuf, WorkspaceError> {
+    let out = Command::new(cargo)
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .current_dir(cwd)
+        .output()
+        .map_err(WorkspaceError::LocateSpawn)?;
+    if !out.status.success() {
+        return Err(WorkspaceError::NoWorkspace {
+            dir: cwd.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    let manifest = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    match manifest.parent() {
+        Some(root) if manifest.is_absolute() => Ok(root.to_path_buf()),
+        _ => Err(WorkspaceError::NoWorkspace {
+            dir: cwd.to_path_buf(),
+            stderr: format!("`cargo locate-project` printed {manifest:?}, not a manifest's path"),
+        }),
+    }
 }
 
 /// A package whose sources live on disk next to the workspace (`source` is null in metadata):

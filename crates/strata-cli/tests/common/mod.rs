@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod machine;
+pub mod tools;
+
+pub use tools::require_tool;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -230,7 +233,8 @@ pub fn ripgrep_tarball() -> PathBuf {
 pub fn extract_ripgrep(dest: &Path) {
     let _ = std::fs::remove_dir_all(dest);
     std::fs::create_dir_all(dest).expect("mkdir");
-    let ok = Command::new("tar")
+    let tar = require_tool("tar", "apt-get install tar (.ci/run does this)");
+    let ok = Command::new(tar)
         .arg("xzf")
         .arg(ripgrep_tarball())
         .args(["--strip-components=1", "-m", "-C"])

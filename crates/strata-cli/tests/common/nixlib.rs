@@ -7,16 +7,7 @@ use std::process::Command;
 
 /// Fails the test with a clear message when a Nix tool is missing.
 pub fn require_nix() {
-    for tool in ["nix-build", "nix-instantiate", "nix-shell"] {
-        let ok = Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            ok,
-            "{tool} is missing: the Nix tests need nix-bin (Debian: `apt-get install nix-bin`; .ci/run installs it)"
-        );
-    }
+    crate::common::tools::require_nix_tools();
 }
 
 /// The Nix library of this repository.
@@ -53,8 +44,12 @@ pub fn raw_lib() -> String {
 
 /// Every nix command here builds as the calling user (nixbld users cannot read the rustup
 /// toolchain under /root) and asks no binary cache (no network but static.crates.io).
+#[track_caller]
 fn nix_command(tool: &str) -> Command {
-    let mut c = Command::new(tool);
+    let mut c = Command::new(crate::common::require_tool(
+        tool,
+        "apt-get install nix-bin (.ci/run does this)",
+    ));
     c.args(["--option", "build-users-group", ""])
         .args(["--option", "substituters", ""])
         // Crate fetches are many small downloads: run them side by side.
@@ -135,11 +130,14 @@ pub fn nix_shell_run(file: &Path, attr: &str, cmd: &str) -> String {
 /// `nix-instantiate --parse FILE` succeeds.
 #[track_caller]
 pub fn nix_parse(file: &Path) {
-    let out = Command::new("nix-instantiate")
-        .arg("--parse")
-        .arg(file)
-        .output()
-        .expect("spawn nix-instantiate");
+    let out = Command::new(crate::common::require_tool(
+        "nix-instantiate",
+        "apt-get install nix-bin (.ci/run does this)",
+    ))
+    .arg("--parse")
+    .arg(file)
+    .output()
+    .expect("spawn nix-instantiate");
     assert!(
         out.status.success(),
         "{} does not parse:\n{}",
@@ -175,10 +173,13 @@ pub fn read(path: impl AsRef<Path>) -> String {
 
 /// The store paths an output refers to (`nix-store -q --references`), itself excluded.
 pub fn nix_references(path: &str) -> Vec<String> {
-    let out = Command::new("nix-store")
-        .args(["-q", "--references", path])
-        .output()
-        .expect("nix-store");
+    let out = Command::new(crate::common::require_tool(
+        "nix-store",
+        "apt-get install nix-bin (.ci/run does this)",
+    ))
+    .args(["-q", "--references", path])
+    .output()
+    .expect("nix-store");
     assert!(
         out.status.success(),
         "nix-store -q --references {path} failed"
