@@ -13,6 +13,9 @@ use opendal::{ErrorKind, Operator, services};
 use crate::RemoteError;
 use crate::spec::{Backend, RemoteSpec};
 
+mod listing;
+pub use listing::{Listed, SERVE_LIST_PATH, list_operator, listing_json};
+
 /// Bounded waits: a slow remote costs seconds, never a stuck build.
 const OP_TIMEOUT: Duration = Duration::from_secs(60);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);

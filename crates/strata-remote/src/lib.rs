@@ -7,6 +7,8 @@
 //! - `manifests/<xx>/<hex>.json.zst`: a manifest's JSON, zstd-compressed, named by the BLAKE3
 //!   of the JSON; `manifests/<xx>/<hex>.sig`: its signatures, one `<key name>:<base64>` a line;
 //! - `refs/<name>`: `<manifest hex>\n`, as in the local store;
+//! - `pushed/<xx>/<hex>`: when a layer was last pushed (the pusher's clock, Unix seconds),
+//!   written before anything else of its push, for remote gc ([`Remotes::gc`]);
 //! - anything else (e.g. `nix/` for a Nix binary cache) is left to other writers
 //!   ([`Remotes::put_objects`]).
 //!
@@ -21,13 +23,17 @@ pub mod config;
 mod error;
 #[cfg(test)]
 mod fuzz;
+mod gc;
 pub mod policy;
 pub mod sign;
 pub mod spec;
 
-pub use backend::{FS_TMP_DIR, Objects, init_tls, operator};
+pub use backend::{
+    FS_TMP_DIR, Listed, Objects, SERVE_LIST_PATH, init_tls, list_operator, listing_json, operator,
+};
 pub use config::{Config, RemoteEntry};
 pub use error::RemoteError;
+pub use gc::{DropReason, DroppedLayer, GcOptions, GcReport, Usage, VerifyReport};
 pub use policy::{Publish, PublishMode, PublishPolicy};
 pub use spec::{Backend, RemoteSpec};
 
@@ -56,6 +62,12 @@ pub fn manifest_key(id: &ObjectId) -> String {
 pub fn signature_key(id: &ObjectId) -> String {
     let h = id.to_hex();
     format!("manifests/{}/{h}.sig", &h[..2])
+}
+
+/// The push record of a layer (see the crate docs).
+pub fn pushed_key(id: &ObjectId) -> String {
+    let h = id.to_hex();
+    format!("pushed/{}/{h}", &h[..2])
 }
 
 pub fn ref_key(name: &str) -> String {
@@ -419,6 +431,15 @@ impl Remotes {
         }
         let signer = self.signer.as_ref().ok_or(RemoteError::NoSigningKey)?;
         let mut stats = Transfer::default();
+        // First, so that remote gc sees this layer as young for the whole push.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        r.objects
+            .put(&pushed_key(id), format!("{now}\n").into_bytes())
+            .await?;
+        // Blobs found already there: a gc that started before this push may delete them.
+        let mut reused = Vec::new();
         // A manifest on the remote means its blobs are there too (manifests go last).
         if !r.objects.exists(&manifest_key(id)).await? {
             let m = store.get_manifest(id)?;
@@ -437,7 +458,7 @@ impl Remotes {
                 async move {
                     let key = blob_key(&blob);
                     if objects.exists(&key).await? {
-                        return Ok((false, size));
+                        return Ok((Some(blob), size));
                     }
                     let data = tokio::task::spawn_blocking(move || store.read_blob_zstd(&blob))
                         .await
@@ -446,19 +467,20 @@ impl Remotes {
                             reason: e.to_string(),
                         })??;
                     objects.put(&key, data).await?;
-                    Ok::<_, RemoteError>((true, size))
+                    Ok::<_, RemoteError>((None, size))
                 }
             }))
             .buffer_unordered(CONCURRENCY);
             let mut first_err = None;
             while let Some(res) = results.next().await {
                 match res {
-                    Ok((sent, size)) => {
-                        if sent {
+                    Ok((found, size)) => {
+                        if let Some(blob) = found {
+                            stats.skipped += 1;
+                            reused.push(blob);
+                        } else {
                             stats.blobs += 1;
                             stats.bytes += size;
-                        } else {
-                            stats.skipped += 1;
                         }
                         bar.inc(size);
                     }
@@ -488,8 +510,63 @@ impl Remotes {
                 )
                 .await?;
         }
+        self.repair(r, store, id, reused).await?;
         r.objects.put(&rkey, format!("{id}\n").into_bytes()).await?;
         Ok(stats)
+    }
+
+    /// Just before a ref is written: what this push found on the remote instead of sending
+    /// (the manifest, or the blobs in `reused`) may have been deleted since by a remote gc that
+    /// planned before this push began. Put back whatever is gone.
+    async fn repair(
+        &self,
+        r: &Remote,
+        store: &Arc<Store>,
+        id: &ObjectId,
+        reused: Vec<ObjectId>,
+    ) -> Result<(), RemoteError> {
+        let signer = self.signer.as_ref().ok_or(RemoteError::NoSigningKey)?;
+        let reused = if r.objects.exists(&manifest_key(id)).await? {
+            reused
+        } else {
+            // The whole layer: every blob may be gone with it.
+            let blobs: Vec<ObjectId> = store.get_manifest(id)?.blob_ids().into_iter().collect();
+            r.objects
+                .put(
+                    &signature_key(id),
+                    format!("{}\n", signer.sign(id)).into_bytes(),
+                )
+                .await?;
+            blobs
+        };
+        let mut gone = Vec::new();
+        let mut checks = futures::stream::iter(reused.into_iter().map(|blob| async move {
+            r.objects.exists(&blob_key(&blob)).await.map(|e| (blob, e))
+        }))
+        .buffer_unordered(CONCURRENCY);
+        while let Some(res) = checks.next().await {
+            let (blob, there) = res?;
+            if !there {
+                gone.push(blob);
+            }
+        }
+        for blob in &gone {
+            let s = Arc::clone(store);
+            let b = *blob;
+            let data = tokio::task::spawn_blocking(move || s.read_blob_zstd(&b))
+                .await
+                .map_err(|e| RemoteError::Setup {
+                    remote: "local".into(),
+                    reason: e.to_string(),
+                })??;
+            r.objects.put(&blob_key(blob), data).await?;
+        }
+        if !r.objects.exists(&manifest_key(id)).await? {
+            r.objects
+                .put(&manifest_key(id), store.read_manifest_raw(id)?)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Write arbitrary objects (e.g. a Nix binary cache under `nix/`) to every remote that

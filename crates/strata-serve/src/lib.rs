@@ -3,7 +3,8 @@
 //! Objects are addressed by key: `GET|HEAD|PUT /<key>`, stored through any opendal backend (a
 //! directory, or S3, Redis, WebDAV). Pushes need the write token (`Authorization: Bearer`);
 //! reads are open, or need the read token (the write token works too) when one is set. `GET
-//! /health` answers `ok`. The layout is whatever clients write: strata writes `blobs/`,
+//! /health` answers `ok`. For remote gc, `GET /.strata/list?prefix=P` lists objects (JSON:
+//! key, size, modified) and `DELETE /<key>` deletes one; both need the write token. The layout is whatever clients write: strata writes `blobs/`,
 //! `manifests/`, `refs/`; a Nix binary cache under `nix/` is then the substituter URL
 //! `http://HOST:PORT/nix`. Every request is logged as one line; SIGTERM or ctrl-c stops
 //! accepting connections and lets those in flight finish.
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -50,6 +51,7 @@ pub struct ServeConfig {
 
 struct AppState {
     op: Operator,
+    backend: strata_remote::RemoteSpec,
     write_token: String,
     read_token: Option<String>,
 }
@@ -69,6 +71,7 @@ pub fn run(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
         let op = strata_remote::operator(&cfg.backend)?;
         let state = Arc::new(AppState {
             op,
+            backend: cfg.backend.clone(),
             write_token: cfg.write_token,
             read_token: cfg.read_token,
         });
@@ -93,7 +96,17 @@ pub fn run(cfg: ServeConfig, on_listen: impl FnOnce(SocketAddr)) -> Result<(), S
 fn router(state: Arc<AppState>, max_body: usize) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
-        .route("/{*key}", get(get_object).head(head_object).put(put_object))
+        .route(
+            &format!("/{}", strata_remote::SERVE_LIST_PATH),
+            get(list_objects),
+        )
+        .route(
+            "/{*key}",
+            get(get_object)
+                .head(head_object)
+                .put(put_object)
+                .delete(delete_object),
+        )
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
@@ -244,6 +257,59 @@ async fn put_object(
     }
     match s.op.write(&key, body).await {
         Ok(_) => StatusCode::CREATED.into_response(),
+        Err(e) => backend_error(e),
+    }
+}
+
+fn can_write(s: &AppState, headers: &HeaderMap) -> bool {
+    bearer(headers).is_some_and(|t| same(t, &s.write_token))
+}
+
+/// Listing is for gc, which deletes: it takes the write token.
+async fn list_objects(
+    State(s): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if !can_write(&s, &headers) {
+        return unauthorized("listing");
+    }
+    let prefix = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "prefix")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    // A prefix is a key's leading directories: `blobs/`, `refs/deps/`, or empty for all.
+    if !prefix.is_empty() && !valid_key(prefix.trim_end_matches('/')) {
+        return (StatusCode::BAD_REQUEST, "bad prefix\n").into_response();
+    }
+    match strata_remote::list_operator(&s.backend, &s.op, &prefix).await {
+        Ok(items) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            strata_remote::listing_json(&items),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::warn!("backend: {e}");
+            (StatusCode::BAD_GATEWAY, format!("backend error: {e}\n")).into_response()
+        }
+    }
+}
+
+async fn delete_object(
+    State(s): State<Arc<AppState>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !valid_key(&key) {
+        return (StatusCode::BAD_REQUEST, "bad object key\n").into_response();
+    }
+    if !can_write(&s, &headers) {
+        return unauthorized("deleting");
+    }
+    match s.op.delete(&key).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) if e.kind() == ErrorKind::NotFound => StatusCode::NO_CONTENT.into_response(),
         Err(e) => backend_error(e),
     }
 }
