@@ -163,8 +163,13 @@ impl Remotes {
     /// Set up every configured remote. Fails only on a remote that cannot even be built from
     /// its URL (bad configuration); unreachable remotes fail later, one warning each.
     pub fn new(cfg: &Config, progress: bool) -> Result<Remotes, RemoteError> {
+        // Few threads: decompressing and hashing is bound by the cores, and every thread that
+        // allocates may get its own malloc arena (64 MiB of address space each with glibc), so
+        // a pull of 16 blobs on 16 blocking threads came close to 1 GiB of address space.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
+            .worker_threads(2)
+            .max_blocking_threads(cores)
             .enable_all()
             .build()
             .map_err(RemoteError::Runtime)?;
