@@ -275,24 +275,27 @@ fn serve_under_load_loses_nothing() {
         &[],
         &[("STRATA_SERVE_TOKEN", TOKEN)],
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let pushed = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
     let until = start + Duration::from_secs(secs);
-    let tallies: Vec<Tally> = rt.block_on(async {
-        let tasks: Vec<_> = (0..clients)
-            .map(|i| tokio::spawn(client_loop(i, base.clone(), until, Arc::clone(&pushed))))
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            out.push(t.await.expect("client task"));
-        }
-        out
-    });
+    // One OS thread and runtime per client, so that a client's latencies are not its
+    // neighbours' turns on a shared runtime.
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let (base, pushed) = (base.clone(), Arc::clone(&pushed));
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(client_loop(i, base, until, pushed))
+            })
+        })
+        .collect();
+    let tallies: Vec<Tally> = threads
+        .into_iter()
+        .map(|t| t.join().expect("client thread"))
+        .collect();
     let wall = start.elapsed();
 
     let mut all = Tally::default();
