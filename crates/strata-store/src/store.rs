@@ -386,24 +386,26 @@ impl Store {
             &label,
             |e| StoreError::corrupt(&label, format!("downloaded blob does not decompress: {e}")),
         )?;
-        if got != size {
+        if got > size {
             return Err(StoreError::corrupt(
                 &label,
-                if got > size {
-                    format!(
-                        "downloaded blob decompresses to more than the {size} bytes its manifest gives"
-                    )
-                } else {
-                    format!(
-                        "downloaded blob decompresses to {got} bytes, not the {size} its manifest gives"
-                    )
-                },
+                format!(
+                    "downloaded blob decompresses to more than the {size} bytes its manifest gives"
+                ),
             ));
         }
         if actual != *id {
             return Err(StoreError::corrupt(
                 &label,
                 format!("downloaded blob hashes to {actual}, not to its name"),
+            ));
+        }
+        if got != size {
+            return Err(StoreError::corrupt(
+                &label,
+                format!(
+                    "downloaded blob decompresses to {got} bytes, not the {size} its manifest gives"
+                ),
             ));
         }
         if self.has_blob(id) {
