@@ -123,11 +123,11 @@ async fn client_loop(
             Err(e) => t.failures.push(format!("HEAD {key}: {e}")),
         }
         // Now and then a push with a wrong token or none: 401, nothing written.
-        if seq % 10 == 0 {
+        if seq.is_multiple_of(10) {
             let bad = content(id, seq | 1 << 63);
             let bad_key = key_of(&bad);
             let mut req = http.put(format!("{base}/{bad_key}")).body(bad);
-            if seq % 20 == 0 {
+            if seq.is_multiple_of(20) {
                 req = req.bearer_auth("wrong-token");
             }
             let start = Instant::now();

@@ -123,7 +123,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration (write e.g. `500ms`, `10s` or `2m`)");
     let n: f64 = num.trim().parse().map_err(|_| bad())?;
     let ms = n * scale_ms;
-    if !ms.is_finite() || ms < 1.0 || ms > 86_400_000.0 {
+    if !ms.is_finite() || !(1.0..=86_400_000.0).contains(&ms) {
         return Err(format!("`{text}` is out of range (from 1ms to 24 hours)"));
     }
     Ok(Duration::from_millis(ms as u64))
