@@ -7,21 +7,23 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use opendal::layers::{RetryLayer, TimeoutLayer};
 use opendal::{ErrorKind, Operator, services};
 
 use crate::RemoteError;
+use crate::config::Timeouts;
 use crate::spec::{Backend, RemoteSpec};
 
 mod listing;
 pub use listing::{Listed, SERVE_LIST_PATH, list_operator, listing_json};
 
-/// Bounded waits: a slow remote costs seconds, never a stuck build.
+/// Bound of one opendal operation without a body (stat, and each attempt of a write); reads
+/// are bounded as a whole by [`Timeouts::total`].
 const OP_TIMEOUT: Duration = Duration::from_secs(60);
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Whole-request bound for `strata serve` transfers (large blobs on a slow link).
-const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
+/// Largest object [`Objects::get`] takes into memory: a server cannot make strata allocate
+/// more by sending more (or by announcing more).
+pub const MAX_OBJECT: u64 = 1 << 30;
 const RETRIES: usize = 2;
 const RETRY_DELAY: Duration = Duration::from_millis(200);
 /// Where the fs backend writes before renaming, so a killed writer never leaves a torn object
@@ -40,8 +42,14 @@ pub fn init_tls() {
     });
 }
 
-/// An opendal operator for `spec`, with timeouts and retries. Not for `strata serve` URLs.
+/// An opendal operator for `spec`, with the default timeouts and retries. Not for `strata
+/// serve` URLs.
 pub fn operator(spec: &RemoteSpec) -> Result<Operator, RemoteError> {
+    operator_with(spec, &Timeouts::default())
+}
+
+/// An opendal operator for `spec`, with timeouts `t` and retries.
+pub fn operator_with(spec: &RemoteSpec, t: &Timeouts) -> Result<Operator, RemoteError> {
     init_tls();
     let setup = |e: opendal::Error| RemoteError::Setup {
         remote: spec.display.clone(),
@@ -129,8 +137,8 @@ pub fn operator(spec: &RemoteSpec) -> Result<Operator, RemoteError> {
     Ok(op
         .layer(
             TimeoutLayer::new()
-                .with_timeout(OP_TIMEOUT)
-                .with_io_timeout(IO_TIMEOUT),
+                .with_timeout(OP_TIMEOUT.min(t.total))
+                .with_io_timeout(t.io),
         )
         .layer(
             RetryLayer::new()
@@ -145,6 +153,15 @@ pub fn operator(spec: &RemoteSpec) -> Result<Operator, RemoteError> {
 pub struct Objects {
     name: String,
     inner: Inner,
+    timeouts: Timeouts,
+}
+
+/// Which bound a timed-out request hit.
+#[derive(Clone, Copy)]
+enum Bound {
+    Connect,
+    Io,
+    Total,
 }
 
 #[derive(Clone)]
@@ -158,14 +175,19 @@ enum Inner {
 }
 
 impl Objects {
-    pub fn new(spec: &RemoteSpec, token: Option<String>) -> Result<Objects, RemoteError> {
+    pub fn new(
+        spec: &RemoteSpec,
+        token: Option<String>,
+        timeouts: Timeouts,
+    ) -> Result<Objects, RemoteError> {
         let inner = match &spec.backend {
             Backend::Serve { base } => {
                 init_tls();
+                // The whole-request bound is applied around each operation (body included),
+                // so that it can be told apart from the others in the warning.
                 let client = reqwest::Client::builder()
-                    .connect_timeout(CONNECT_TIMEOUT)
-                    .read_timeout(IO_TIMEOUT)
-                    .timeout(TRANSFER_TIMEOUT)
+                    .connect_timeout(timeouts.connect)
+                    .read_timeout(timeouts.io)
                     .build()
                     .map_err(|e| RemoteError::Setup {
                         remote: spec.display.clone(),
@@ -177,12 +199,84 @@ impl Objects {
                     token,
                 }
             }
-            _ => Inner::Dal(operator(spec)?),
+            _ => Inner::Dal(operator_with(spec, &timeouts)?),
         };
         Ok(Objects {
             name: spec.display.clone(),
             inner,
+            timeouts,
         })
+    }
+
+    fn timed_out(&self, op: &'static str, key: &str, bound: Bound) -> RemoteError {
+        let t = &self.timeouts;
+        let reason = match bound {
+            Bound::Connect => format!(
+                "no connection within {:?} (connect_timeout, STRATA_REMOTE_CONNECT_TIMEOUT)",
+                t.connect
+            ),
+            Bound::Io => format!(
+                "no data for {:?} (io_timeout, STRATA_REMOTE_IO_TIMEOUT)",
+                t.io
+            ),
+            Bound::Total => format!(
+                "not done within {:?} (timeout, STRATA_REMOTE_TIMEOUT)",
+                t.total
+            ),
+        };
+        RemoteError::Timeout {
+            remote: self.name.clone(),
+            op,
+            key: key.to_string(),
+            reason,
+        }
+    }
+
+    /// A reqwest error as a timeout (which one) or a backend failure.
+    fn http_err(&self, op: &'static str, key: &str, e: &reqwest::Error) -> RemoteError {
+        if e.is_timeout() {
+            self.timed_out(
+                op,
+                key,
+                if e.is_connect() {
+                    Bound::Connect
+                } else {
+                    Bound::Io
+                },
+            )
+        } else {
+            self.err(op, key, with_sources(e))
+        }
+    }
+
+    /// An opendal error; its timeout layer reports "timeout reached" as an unexpected error.
+    fn dal_err(&self, op: &'static str, key: &str, e: opendal::Error) -> RemoteError {
+        if e.kind() == ErrorKind::Unexpected && e.to_string().contains("timeout reached") {
+            self.timed_out(op, key, Bound::Io)
+        } else {
+            self.err(op, key, e)
+        }
+    }
+
+    fn too_large(&self, key: &str, max: u64, what: &str) -> RemoteError {
+        RemoteError::Corrupt {
+            remote: self.name.clone(),
+            what: format!("`{key}`"),
+            reason: format!("{what} more than the {max} bytes strata accepts for it"),
+        }
+    }
+
+    /// `fut` within the whole-request bound.
+    async fn bounded<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        fut: impl std::future::Future<Output = Result<T, RemoteError>>,
+    ) -> Result<T, RemoteError> {
+        match tokio::time::timeout(self.timeouts.total, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(self.timed_out(op, key, Bound::Total)),
+        }
     }
 
     fn err(&self, op: &'static str, key: &str, reason: impl ToString) -> RemoteError {
@@ -194,23 +288,74 @@ impl Objects {
         }
     }
 
-    /// The object, or `None` if there is none under `key`.
+    /// The object, or `None` if there is none under `key`; at most [`MAX_OBJECT`] bytes.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.get_limited(key, MAX_OBJECT).await
+    }
+
+    /// The object, or `None` if there is none under `key`. An object larger than `max` bytes
+    /// is refused as soon as that is known, without holding more than `max` bytes of it.
+    pub async fn get_limited(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.bounded("get", key, self.get_inner(key, max)).await
+    }
+
+    async fn get_inner(&self, key: &str, max: u64) -> Result<Option<Vec<u8>>, RemoteError> {
+        // Announced sizes are only a hint for the first allocation, never trusted beyond it.
+        const FIRST_ALLOC: u64 = 8 << 20;
         match &self.inner {
-            Inner::Dal(op) => match op.read(key).await {
-                Ok(buf) => Ok(Some(buf.to_vec())),
-                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(self.err("get", key, e)),
-            },
+            Inner::Dal(op) => {
+                let not_found = |e: &opendal::Error| e.kind() == ErrorKind::NotFound;
+                let reader = match op.reader(key).await {
+                    Ok(r) => r,
+                    Err(e) if not_found(&e) => return Ok(None),
+                    Err(e) => return Err(self.dal_err("get", key, e)),
+                };
+                let mut stream = match reader.into_stream(..).await {
+                    Ok(s) => s,
+                    Err(e) if not_found(&e) => return Ok(None),
+                    Err(e) => return Err(self.dal_err("get", key, e)),
+                };
+                let mut out = Vec::new();
+                while let Some(chunk) = stream.next().await {
+                    let chunk = match chunk {
+                        Ok(c) => c,
+                        Err(e) if not_found(&e) && out.is_empty() => return Ok(None),
+                        Err(e) => return Err(self.dal_err("get", key, e)),
+                    };
+                    if (out.len() + chunk.len()) as u64 > max {
+                        return Err(self.too_large(key, max, "it has"));
+                    }
+                    for b in chunk {
+                        out.extend_from_slice(&b);
+                    }
+                }
+                Ok(Some(out))
+            }
             Inner::Http { .. } => {
-                let resp = self.send(reqwest::Method::GET, key, None).await?;
+                let mut resp = self.send(reqwest::Method::GET, key, None).await?;
                 match resp.status() {
                     reqwest::StatusCode::NOT_FOUND => Ok(None),
-                    s if s.is_success() => resp
-                        .bytes()
-                        .await
-                        .map(|b| Some(b.to_vec()))
-                        .map_err(|e| self.err("get", key, with_sources(&e))),
+                    s if s.is_success() => {
+                        let announced = resp.content_length();
+                        if announced.is_some_and(|n| n > max) {
+                            return Err(self.too_large(key, max, "the server announces"));
+                        }
+                        let mut out = Vec::with_capacity(
+                            usize::try_from(announced.unwrap_or(0).min(max).min(FIRST_ALLOC))
+                                .unwrap_or(0),
+                        );
+                        while let Some(chunk) = resp
+                            .chunk()
+                            .await
+                            .map_err(|e| self.http_err("get", key, &e))?
+                        {
+                            if (out.len() + chunk.len()) as u64 > max {
+                                return Err(self.too_large(key, max, "the server sends"));
+                            }
+                            out.extend_from_slice(&chunk);
+                        }
+                        Ok(Some(out))
+                    }
                     s => Err(self.err("get", key, status_reason(s))),
                 }
             }
@@ -218,34 +363,43 @@ impl Objects {
     }
 
     pub async fn exists(&self, key: &str) -> Result<bool, RemoteError> {
-        match &self.inner {
-            Inner::Dal(op) => op.exists(key).await.map_err(|e| self.err("stat", key, e)),
-            Inner::Http { .. } => {
-                let resp = self.send(reqwest::Method::HEAD, key, None).await?;
-                match resp.status() {
-                    reqwest::StatusCode::NOT_FOUND => Ok(false),
-                    s if s.is_success() => Ok(true),
-                    s => Err(self.err("stat", key, status_reason(s))),
+        self.bounded("stat", key, async {
+            match &self.inner {
+                Inner::Dal(op) => op
+                    .exists(key)
+                    .await
+                    .map_err(|e| self.dal_err("stat", key, e)),
+                Inner::Http { .. } => {
+                    let resp = self.send(reqwest::Method::HEAD, key, None).await?;
+                    match resp.status() {
+                        reqwest::StatusCode::NOT_FOUND => Ok(false),
+                        s if s.is_success() => Ok(true),
+                        s => Err(self.err("stat", key, status_reason(s))),
+                    }
                 }
             }
-        }
+        })
+        .await
     }
 
     pub async fn put(&self, key: &str, data: Vec<u8>) -> Result<(), RemoteError> {
-        match &self.inner {
-            Inner::Dal(op) => op
-                .write(key, data)
-                .await
-                .map(|_| ())
-                .map_err(|e| self.err("put", key, e)),
-            Inner::Http { .. } => {
-                let resp = self.send(reqwest::Method::PUT, key, Some(data)).await?;
-                match resp.status() {
-                    s if s.is_success() => Ok(()),
-                    s => Err(self.err("put", key, status_reason(s))),
+        self.bounded("put", key, async {
+            match &self.inner {
+                Inner::Dal(op) => op
+                    .write(key, data)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| self.dal_err("put", key, e)),
+                Inner::Http { .. } => {
+                    let resp = self.send(reqwest::Method::PUT, key, Some(data)).await?;
+                    match resp.status() {
+                        s if s.is_success() => Ok(()),
+                        s => Err(self.err("put", key, status_reason(s))),
+                    }
                 }
             }
-        }
+        })
+        .await
     }
 
     /// One HTTP request, retried on connection errors and 5xx answers.
@@ -286,7 +440,7 @@ impl Objects {
                 Err(e) => e.is_connect() && !e.is_timeout(),
             };
             if !retry || attempt >= RETRIES {
-                return res.map_err(|e| self.err(op, key, with_sources(&e)));
+                return res.map_err(|e| self.http_err(op, key, &e));
             }
             attempt += 1;
             tokio::time::sleep(RETRY_DELAY * (1 << attempt)).await;

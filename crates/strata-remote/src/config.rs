@@ -11,6 +11,9 @@
 //! url = "s3://team-cache/strata?endpoint=http://127.0.0.1:3900&region=garage"
 //! push = true                          # default true
 //! token_env = "STRATA_REMOTE_TOKEN"    # bearer token for http(s):// and webdav remotes
+//! timeout = "300s"                     # one whole request (default 300s)
+//! io_timeout = "10s"                   # no progress at all (default 10s)
+//! connect_timeout = "5s"               # no connection (default 5s)
 //!
 //! [publish]                            # whether a CI run pushes (see `policy`)
 //! mode = "auto"                        # auto | always | never
@@ -24,9 +27,12 @@
 //! `signing_key`; `STRATA_TRUSTED_KEYS` (keys separated by spaces or commas) adds to
 //! `trusted_keys`. The signing key's own public key is always trusted. `STRATA_PUBLISH`
 //! replaces `[publish] mode`, `STRATA_PUBLISH_REFS` (refs separated by spaces or commas) its
-//! `refs`, `STRATA_DEFAULT_BRANCH` its `default_branch`.
+//! `refs`, `STRATA_DEFAULT_BRANCH` its `default_branch`. `STRATA_REMOTE_TIMEOUT`,
+//! `STRATA_REMOTE_IO_TIMEOUT` and `STRATA_REMOTE_CONNECT_TIMEOUT` replace the timeouts of every
+//! remote.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -40,6 +46,87 @@ pub struct RemoteEntry {
     pub spec: RemoteSpec,
     pub push: bool,
     pub token: Option<String>,
+    pub timeouts: Timeouts,
+}
+
+/// How long a remote may take before strata gives up on it (and builds without it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// One whole request, body included: bounds a server that trickles bytes.
+    pub total: Duration,
+    /// No byte received (or sent) for this long: bounds a server that stops answering.
+    pub io: Duration,
+    /// No connection for this long.
+    pub connect: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            total: Duration::from_secs(300),
+            io: Duration::from_secs(10),
+            connect: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The environment variables that replace every remote's timeouts, with the config-file field
+/// each one stands for.
+pub const TIMEOUT_VARS: [(&str, &str); 3] = [
+    ("STRATA_REMOTE_TIMEOUT", "timeout"),
+    ("STRATA_REMOTE_IO_TIMEOUT", "io_timeout"),
+    ("STRATA_REMOTE_CONNECT_TIMEOUT", "connect_timeout"),
+];
+
+impl Timeouts {
+    fn set(&mut self, field: &str, d: Duration) {
+        match field {
+            "timeout" => self.total = d,
+            "io_timeout" => self.io = d,
+            _ => self.connect = d,
+        }
+    }
+
+    /// The defaults, replaced by whichever `STRATA_REMOTE_*TIMEOUT` variables are set.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Timeouts, RemoteError> {
+        let mut t = Timeouts::default();
+        t.apply_env(env)?;
+        Ok(t)
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), RemoteError> {
+        for (var, field) in TIMEOUT_VARS {
+            if let Some(v) = env(var).filter(|v| !v.trim().is_empty()) {
+                let d = parse_duration(&v).map_err(|reason| RemoteError::Config {
+                    path: var.into(),
+                    reason,
+                })?;
+                self.set(field, d);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `250ms`, `10s`, `2m`, or a bare number of seconds; more than zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, scale_ms) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        (t, 1000.0)
+    };
+    let bad = || format!("`{text}` is not a duration (write e.g. `500ms`, `10s` or `2m`)");
+    let n: f64 = num.trim().parse().map_err(|_| bad())?;
+    let ms = n * scale_ms;
+    if !ms.is_finite() || !(1.0..=86_400_000.0).contains(&ms) {
+        return Err(format!("`{text}` is out of range (from 1ms to 24 hours)"));
+    }
+    Ok(Duration::from_millis(ms as u64))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -81,6 +168,26 @@ struct FileRemote {
     #[serde(default = "yes")]
     push: bool,
     token_env: Option<String>,
+    timeout: Option<TomlDuration>,
+    io_timeout: Option<TomlDuration>,
+    connect_timeout: Option<TomlDuration>,
+}
+
+/// A duration in the config file: `"10s"`, `"500ms"`, or a number of seconds.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum TomlDuration {
+    Secs(f64),
+    Text(String),
+}
+
+impl TomlDuration {
+    fn get(&self) -> Result<Duration, String> {
+        match self {
+            TomlDuration::Secs(n) => parse_duration(&n.to_string()),
+            TomlDuration::Text(t) => parse_duration(t),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -207,6 +314,7 @@ impl Config {
                     spec,
                     push: true,
                     token: token.clone(),
+                    timeouts: Timeouts::default(),
                 });
             }
         } else {
@@ -224,12 +332,31 @@ impl Config {
                     })?),
                     None => None,
                 };
+                let mut timeouts = Timeouts::default();
+                for (field, v) in [
+                    ("timeout", &r.timeout),
+                    ("io_timeout", &r.io_timeout),
+                    ("connect_timeout", &r.connect_timeout),
+                ] {
+                    if let Some(v) = v {
+                        let d = v.get().map_err(|reason| RemoteError::Config {
+                            path: file_path.clone(),
+                            reason: format!("remote {spec}: {field}: {reason}"),
+                        })?;
+                        timeouts.set(field, d);
+                    }
+                }
                 cfg.remotes.push(RemoteEntry {
                     spec,
                     push: r.push,
                     token,
+                    timeouts,
                 });
             }
+        }
+        // The environment wins over the file, as for the remotes themselves.
+        for r in &mut cfg.remotes {
+            r.timeouts.apply_env(env)?;
         }
 
         for k in &file.trusted_keys {
@@ -423,6 +550,14 @@ mod tests {
             e.contains("config.toml") && e.contains("`sometimes`"),
             "{e}"
         );
+        std::fs::write(&cfg_path, "[[remote]]\nurl = \"/x\"\ntimeout = \"soon\"\n").unwrap();
+        let e = Config::load_with(&|k| vars.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml") && e.contains("timeout") && e.contains("`soon`"),
+            "{e}"
+        );
         std::fs::write(&cfg_path, "remotes = 1\n").unwrap();
         let e = Config::load_with(&|k| vars.get(k).cloned())
             .unwrap_err()
@@ -431,5 +566,53 @@ mod tests {
             e.contains("config.toml") && e.contains("unknown field"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn timeouts_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg_path = dir.path().join("config.toml");
+        std::fs::write(
+            &cfg_path,
+            "[[remote]]\nurl = \"/a\"\ntimeout = \"2m\"\nio_timeout = 3\n[[remote]]\nurl = \"/b\"\n",
+        )
+        .unwrap();
+        let mut vars: HashMap<&str, String> = HashMap::new();
+        vars.insert("STRATA_CONFIG", cfg_path.display().to_string());
+        let c = Config::load_with(&|k| vars.get(k).cloned()).unwrap();
+        let t = c.remotes[0].timeouts;
+        assert_eq!(t.total, Duration::from_secs(120));
+        assert_eq!(t.io, Duration::from_secs(3));
+        assert_eq!(t.connect, Timeouts::default().connect);
+        assert_eq!(c.remotes[1].timeouts, Timeouts::default());
+
+        // The environment replaces them for every remote.
+        vars.insert("STRATA_REMOTE_IO_TIMEOUT", "250ms".into());
+        let c = Config::load_with(&|k| vars.get(k).cloned()).unwrap();
+        assert!(
+            c.remotes
+                .iter()
+                .all(|r| r.timeouts.io == Duration::from_millis(250))
+        );
+        assert_eq!(c.remotes[0].timeouts.total, Duration::from_secs(120));
+        vars.insert("STRATA_REMOTE_TIMEOUT", "0s".into());
+        let e = Config::load_with(&|k| vars.get(k).cloned())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("STRATA_REMOTE_TIMEOUT") && e.contains("out of range"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration(" 40ms "), Ok(Duration::from_millis(40)));
+        for bad in ["", "s", "-1s", "ten", "0", "NaNs", "1h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }

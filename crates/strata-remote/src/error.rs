@@ -15,6 +15,14 @@ pub enum RemoteError {
         key: String,
         reason: String,
     },
+    /// The remote did not finish in time; `reason` names which bound and its setting.
+    #[error("remote {remote}: {op} `{key}` timed out: {reason}")]
+    Timeout {
+        remote: String,
+        op: &'static str,
+        key: String,
+        reason: String,
+    },
     #[error("remote {remote}: {reason}")]
     Setup { remote: String, reason: String },
     #[error(
@@ -73,7 +81,7 @@ impl RemoteError {
     pub fn is_remote_failure(&self) -> bool {
         matches!(
             self,
-            RemoteError::Backend { .. } | RemoteError::Setup { .. }
+            RemoteError::Backend { .. } | RemoteError::Setup { .. } | RemoteError::Timeout { .. }
         )
     }
 }

@@ -460,6 +460,7 @@ fn pulled_objects_are_verified_or_refused_cleanly() {
             spec: spec.clone(),
             push: false,
             token: None,
+            timeouts: crate::Timeouts::default(),
         }],
         trusted: vec![key.public()],
         signing_key: None,

@@ -24,14 +24,16 @@ mod error;
 #[cfg(test)]
 mod fuzz;
 mod gc;
+mod limits;
 pub mod policy;
 pub mod sign;
 pub mod spec;
 
 pub use backend::{
-    FS_TMP_DIR, Listed, Objects, SERVE_LIST_PATH, init_tls, list_operator, listing_json, operator,
+    FS_TMP_DIR, Listed, MAX_OBJECT, Objects, SERVE_LIST_PATH, init_tls, list_operator,
+    listing_json, operator, operator_with,
 };
-pub use config::{Config, RemoteEntry};
+pub use config::{Config, RemoteEntry, Timeouts};
 pub use error::RemoteError;
 pub use gc::{DropReason, DroppedLayer, GcOptions, GcReport, Usage, VerifyReport};
 pub use policy::{Publish, PublishMode, PublishPolicy};
@@ -42,12 +44,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::StreamExt;
-use strata_store::{MAX_MANIFEST_JSON, Manifest, ObjectId, Store};
+use strata_store::{Manifest, ObjectId, Store};
 
 use crate::sign::{PublicKey, SecretKey, Verdict};
 
 /// Transfers in flight per remote.
 const CONCURRENCY: usize = 16;
+/// What is pulled is untrusted: every object has a size limit, checked while it arrives and
+/// while it decompresses, so a hostile remote (or a zstd bomb) costs bounded memory and time.
+/// A ref is one hex id and a newline.
+pub const MAX_REF: u64 = 4 << 10;
+/// Signatures: one `<key name>:<base64>` line per signer.
+pub const MAX_SIGNATURES: u64 = 64 << 10;
+/// A manifest's JSON, decompressed. Real layers are far smaller (about 250 bytes an entry:
+/// 40 KiB for ripgrep's dependency layer); the bound keeps a pull under a few hundred MiB.
+pub const MAX_MANIFEST_JSON: u64 = 128 << 20;
+/// A manifest as sent (zstd), before it is decompressed.
+pub const MAX_MANIFEST_ZSTD: u64 = 128 << 20;
+/// Entries (and source stamps) of one manifest. Counted before the manifest is parsed, so a
+/// manifest of millions of tiny entries is refused without building them in memory.
+pub const MAX_MANIFEST_ENTRIES: usize = 500_000;
 
 pub fn blob_key(id: &ObjectId) -> String {
     let h = id.to_hex();
@@ -160,8 +176,13 @@ impl Remotes {
     /// Set up every configured remote. Fails only on a remote that cannot even be built from
     /// its URL (bad configuration); unreachable remotes fail later, one warning each.
     pub fn new(cfg: &Config, progress: bool) -> Result<Remotes, RemoteError> {
+        // Few threads: decompressing and hashing is bound by the cores, and every thread that
+        // allocates may get its own malloc arena (64 MiB of address space each with glibc), so
+        // a pull of 16 blobs on 16 blocking threads came close to 1 GiB of address space.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4));
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
+            .worker_threads(2)
+            .max_blocking_threads(cores)
             .enable_all()
             .build()
             .map_err(RemoteError::Runtime)?;
@@ -172,7 +193,7 @@ impl Remotes {
             remotes.push(Remote {
                 spec: e.spec.clone(),
                 push: e.push,
-                objects: Objects::new(&e.spec, e.token.clone())?,
+                objects: Objects::new(&e.spec, e.token.clone(), e.timeouts)?,
                 failed: AtomicBool::new(false),
             });
         }
@@ -250,7 +271,7 @@ impl Remotes {
         store: &Arc<Store>,
         name: &str,
     ) -> Result<Option<(ObjectId, Transfer)>, RemoteError> {
-        let Some(bytes) = r.objects.get(&ref_key(name)).await? else {
+        let Some(bytes) = r.objects.get_limited(&ref_key(name), MAX_REF).await? else {
             return Ok(None);
         };
         let id = parse_ref(r, name, &bytes)?;
@@ -263,7 +284,7 @@ impl Remotes {
         // Trust first: nothing of an untrusted layer is downloaded.
         let sigs = r
             .objects
-            .get(&signature_key(&id))
+            .get_limited(&signature_key(&id), MAX_SIGNATURES)
             .await?
             .unwrap_or_default();
         let untrusted = |detail: String| RemoteError::Untrusted {
@@ -290,7 +311,11 @@ impl Remotes {
                 )));
             }
         }
-        let Some(packed) = r.objects.get(&manifest_key(&id)).await? else {
+        let Some(packed) = r
+            .objects
+            .get_limited(&manifest_key(&id), MAX_MANIFEST_ZSTD)
+            .await?
+        else {
             return Err(RemoteError::Dangling {
                 remote: r.spec.display.clone(),
                 name: name.to_string(),
@@ -304,9 +329,19 @@ impl Remotes {
             .take(MAX_MANIFEST_JSON + 1)
             .read_to_end(&mut json)
             .map_err(|e| corrupt(r, &what, format!("does not decompress: {e}")))?;
+        drop(packed);
+        if json.len() as u64 > MAX_MANIFEST_JSON {
+            return Err(corrupt(
+                r,
+                &what,
+                format!("it decompresses to more than {MAX_MANIFEST_JSON} bytes (the limit)"),
+            ));
+        }
         if ObjectId::of_bytes(&json) != id {
             return Err(corrupt(r, &what, "content does not hash to its name"));
         }
+        limits::check_manifest_counts::<MAX_MANIFEST_ENTRIES>(&json)
+            .map_err(|e| corrupt(r, &what, e))?;
         let m: Manifest = serde_json::from_slice(&json)
             .map_err(|e| corrupt(r, &what, format!("not a manifest: {e}")))?;
         m.validate().map_err(|e| corrupt(r, &what, e.to_string()))?;
@@ -329,42 +364,46 @@ impl Remotes {
             skipped: m.blob_ids().len() - missing.len(),
             ..Transfer::default()
         };
-        let mut results =
-            futures::stream::iter(missing.into_iter().map(|(blob, size)| {
-                let objects = r.objects.clone();
-                let store = Arc::clone(store);
-                let remote = r.spec.display.clone();
-                async move {
-                    let data = objects.get(&blob_key(&blob)).await?.ok_or_else(|| {
-                        RemoteError::Corrupt {
-                            remote: remote.clone(),
-                            what: format!("layer {id}"),
-                            reason: format!("blob {blob} is missing"),
-                        }
+        let mut results = futures::stream::iter(missing.into_iter().map(|(blob, size)| {
+            let objects = r.objects.clone();
+            let store = Arc::clone(store);
+            let remote = r.spec.display.clone();
+            async move {
+                // A frame of `size` bytes is never larger than zstd's compress bound; the
+                // slack covers a frame header and checksum.
+                let max = size.saturating_add(size / 128).saturating_add(1 << 17);
+                let data = objects
+                    .get_limited(&blob_key(&blob), max)
+                    .await?
+                    .ok_or_else(|| RemoteError::Corrupt {
+                        remote: remote.clone(),
+                        what: format!("layer {id}"),
+                        reason: format!("blob {blob} is missing"),
                     })?;
-                    // Decompressing and hashing is CPU work: off the async workers.
-                    let put =
-                        tokio::task::spawn_blocking(move || store.put_zstd_verified(&blob, &data))
-                            .await
-                            .map_err(|e| RemoteError::Corrupt {
-                                remote: remote.clone(),
-                                what: format!("blob {blob}"),
-                                reason: e.to_string(),
-                            })?;
-                    match put {
-                        Ok(_) => Ok(size),
-                        Err(strata_store::StoreError::Corrupt { reason, .. }) => {
-                            Err(RemoteError::Corrupt {
-                                remote,
-                                what: format!("blob {blob}"),
-                                reason,
-                            })
-                        }
-                        Err(e) => Err(RemoteError::Store(e)),
+                // Decompressing and hashing is CPU work: off the async workers.
+                let put = tokio::task::spawn_blocking(move || {
+                    store.put_zstd_verified(&blob, &data, size)
+                })
+                .await
+                .map_err(|e| RemoteError::Corrupt {
+                    remote: remote.clone(),
+                    what: format!("blob {blob}"),
+                    reason: e.to_string(),
+                })?;
+                match put {
+                    Ok(_) => Ok(size),
+                    Err(strata_store::StoreError::Corrupt { reason, .. }) => {
+                        Err(RemoteError::Corrupt {
+                            remote,
+                            what: format!("blob {blob}"),
+                            reason,
+                        })
                     }
+                    Err(e) => Err(RemoteError::Store(e)),
                 }
-            }))
-            .buffer_unordered(CONCURRENCY);
+            }
+        }))
+        .buffer_unordered(CONCURRENCY);
         let mut first_err = None;
         while let Some(res) = results.next().await {
             match res {
@@ -374,10 +413,14 @@ impl Remotes {
                     bar.inc(size);
                 }
                 Err(e) => {
-                    first_err.get_or_insert(e);
+                    // The layer is refused either way: the transfers still in flight are
+                    // dropped, so a slow or lying remote is not waited for once per blob.
+                    first_err = Some(e);
+                    break;
                 }
             }
         }
+        drop(results);
         bar.finish_and_clear();
         if let Some(e) = first_err {
             return Err(e);
@@ -424,7 +467,7 @@ impl Remotes {
         id: &ObjectId,
     ) -> Result<Transfer, RemoteError> {
         let rkey = ref_key(name);
-        if let Some(cur) = r.objects.get(&rkey).await?
+        if let Some(cur) = r.objects.get_limited(&rkey, MAX_REF).await?
             && String::from_utf8_lossy(&cur).trim() == id.to_hex()
         {
             return Ok(Transfer::default());
@@ -662,7 +705,11 @@ impl BlockingObjects {
         let objects = {
             // opendal's operators want a runtime context when they are built.
             let _guard = rt.enter();
-            Objects::new(&spec, token)?
+            Objects::new(
+                &spec,
+                token,
+                config::Timeouts::from_env(&|k| std::env::var(k).ok())?,
+            )?
         };
         Ok(BlockingObjects {
             objects,

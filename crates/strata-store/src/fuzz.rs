@@ -702,7 +702,7 @@ fn blob_files_of_arbitrary_bytes_fail_cleanly() {
             }
             // What a remote sends: checked before it is stored, never stored when wrong.
             let other = ObjectId::of_bytes(&data);
-            match store.put_zstd_verified(&other, &data) {
+            match store.put_zstd_verified(&other, &data, content.len() as u64) {
                 Ok(_) => prop_assert!(
                     false,
                     "stored a frame that cannot hash to the hash of itself"

@@ -369,16 +369,44 @@ impl Store {
     /// Store blob `id` from `zstd`, one zstd frame of its content as it comes from a remote.
     /// The frame is decompressed and re-hashed first: bytes that do not hash to `id` are
     /// `Corrupt` and never stored. The frame is kept as is (no recompression).
-    pub fn put_zstd_verified(&self, id: &ObjectId, zstd: &[u8]) -> Result<PutBlob, StoreError> {
+    ///
+    /// `size` is the content's length as the manifest gives it: decompression stops one byte
+    /// past it, so a frame that inflates without end (a zstd bomb) costs at most `size` bytes
+    /// of work instead of hanging the pull.
+    pub fn put_zstd_verified(
+        &self,
+        id: &ObjectId,
+        zstd: &[u8],
+        size: u64,
+    ) -> Result<PutBlob, StoreError> {
         let label = self.blob_path_as(id, BlobForm::Zstd);
         let dec = zstd::stream::read::Decoder::new(zstd).map_err(io_at(&label))?;
-        let (actual, size) = hash_copy(dec, &mut io::sink(), &label, |e| {
-            StoreError::corrupt(&label, format!("downloaded blob does not decompress: {e}"))
-        })?;
+        let (actual, got) = hash_copy(
+            dec.take(size.saturating_add(1)),
+            &mut io::sink(),
+            &label,
+            |e| StoreError::corrupt(&label, format!("downloaded blob does not decompress: {e}")),
+        )?;
+        if got > size {
+            return Err(StoreError::corrupt(
+                &label,
+                format!(
+                    "downloaded blob decompresses to more than the {size} bytes its manifest gives"
+                ),
+            ));
+        }
         if actual != *id {
             return Err(StoreError::corrupt(
                 &label,
                 format!("downloaded blob hashes to {actual}, not to its name"),
+            ));
+        }
+        if got != size {
+            return Err(StoreError::corrupt(
+                &label,
+                format!(
+                    "downloaded blob decompresses to {got} bytes, not the {size} its manifest gives"
+                ),
             ));
         }
         if self.has_blob(id) {
@@ -1201,12 +1229,23 @@ mod tests {
         let frame = src.read_blob_zstd(&put.id).unwrap();
         // A frame of other content under this name is refused and not stored.
         let evil = zstd::bulk::compress(b"evil", 1).unwrap();
-        let e = dst.put_zstd_verified(&put.id, &evil).unwrap_err();
+        let len = content.len() as u64;
+        let e = dst.put_zstd_verified(&put.id, &evil, 4).unwrap_err();
         assert!(e.to_string().contains("hashes to"), "{e}");
         assert!(!dst.has_blob(&put.id));
-        assert!(dst.put_zstd_verified(&put.id, b"not zstd").is_err());
+        assert!(dst.put_zstd_verified(&put.id, b"not zstd", len).is_err());
         assert!(!dst.has_blob(&put.id));
-        dst.put_zstd_verified(&put.id, &frame).unwrap();
+        // The right frame under a wrong size, and a bomb: refused after at most `size` bytes.
+        let e = dst.put_zstd_verified(&put.id, &frame, len - 1).unwrap_err();
+        assert!(e.to_string().contains("more than the"), "{e}");
+        let e = dst.put_zstd_verified(&put.id, &frame, len + 1).unwrap_err();
+        assert!(e.to_string().contains("not the"), "{e}");
+        let bomb = zstd::bulk::compress(&vec![0u8; 64 << 20], 19).unwrap();
+        assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+        let e = dst.put_zstd_verified(&put.id, &bomb, len).unwrap_err();
+        assert!(e.to_string().contains("more than the"), "{e}");
+        assert!(!dst.has_blob(&put.id));
+        dst.put_zstd_verified(&put.id, &frame, len).unwrap();
         assert_eq!(dst.read_blob(&put.id).unwrap(), content);
 
         // Raw blobs travel as zstd frames too.
@@ -1215,7 +1254,7 @@ mod tests {
             .with_compression_level(0);
         let p = raw.put_bytes(b"raw content").unwrap();
         let f = raw.read_blob_zstd(&p.id).unwrap();
-        dst.put_zstd_verified(&p.id, &f).unwrap();
+        dst.put_zstd_verified(&p.id, &f, 11).unwrap();
         assert_eq!(dst.read_blob(&p.id).unwrap(), b"raw content");
 
         // Manifests: the exact bytes, named by their hash, only once their blobs are there.
