@@ -245,6 +245,32 @@ impl Objects {
         }
     }
 
+    /// Keys of every object under `prefix` (which ends with `/`), at any depth. `strata serve`
+    /// has no listing: a deep check goes to its backend directly.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, RemoteError> {
+        match &self.inner {
+            Inner::Dal(op) => {
+                let entries = op
+                    .list_with(prefix)
+                    .recursive(true)
+                    .await
+                    .map_err(|e| self.err("list", prefix, e))?;
+                let mut keys: Vec<String> = entries
+                    .into_iter()
+                    .filter(|e| e.metadata().is_file())
+                    .map(|e| e.path().trim_start_matches('/').to_string())
+                    .collect();
+                keys.sort();
+                Ok(keys)
+            }
+            Inner::Http { .. } => Err(self.err(
+                "list",
+                prefix,
+                "a strata serve remote cannot list its objects; check the directory or URL it serves instead",
+            )),
+        }
+    }
+
     /// One HTTP request, retried on connection errors and 5xx answers.
     async fn send(
         &self,

@@ -17,6 +17,7 @@
 //! store and the local ref is set.
 
 mod backend;
+pub mod check;
 pub mod config;
 mod error;
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub mod sign;
 pub mod spec;
 
 pub use backend::{FS_TMP_DIR, Objects, init_tls, operator};
+pub use check::{DeepReport, Problem};
 pub use config::{Config, RemoteEntry};
 pub use error::RemoteError;
 pub use spec::{Backend, RemoteSpec};
