@@ -10,16 +10,21 @@ use crate::CliError;
 pub enum RemoteCommand {
     /// List the remotes, the signing key and the trusted keys, and check that every remote
     /// answers; exits non-zero when one does not
-    Check,
+    Check {
+        /// Also read every ref and what it names: manifest, signature and every blob must be
+        /// there and hash right (not for `strata serve` URLs, which cannot list)
+        #[arg(long)]
+        deep: bool,
+    },
 }
 
 pub fn run(cmd: &RemoteCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        RemoteCommand::Check => check(),
+        RemoteCommand::Check { deep } => check(*deep),
     }
 }
 
-fn check() -> Result<ExitCode, CliError> {
+fn check(deep: bool) -> Result<ExitCode, CliError> {
     let cfg = strata_remote::Config::load()?;
     match &cfg.signing_key {
         Some(k) => println!(
@@ -51,10 +56,35 @@ fn check() -> Result<ExitCode, CliError> {
             }
         }
     }
-    if ok {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(CliError::remote("a remote does not answer (listed above)")
-            .help("builds go on without it; check its URL, token and network"))
+    if !ok {
+        return Err(CliError::remote("a remote does not answer (listed above)")
+            .help("builds go on without it; check its URL, token and network"));
     }
+    if deep {
+        for (r, res) in remotes.check_deep() {
+            match res {
+                Ok(d) => {
+                    for p in &d.problems {
+                        ok = false;
+                        println!("bad   {}: {p}", r.spec);
+                    }
+                    println!(
+                        "deep  {}: {} refs, {} manifests, {} blobs verified",
+                        r.spec, d.refs, d.manifests, d.blobs
+                    );
+                }
+                Err(e) => {
+                    ok = false;
+                    println!("error {}: {e}", r.spec);
+                }
+            }
+        }
+        if !ok {
+            return Err(CliError::remote(
+                "a remote names objects it lacks or holds bad ones (listed above)",
+            )
+            .help("a push completes a layer it left incomplete; pulls refuse what is bad"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
