@@ -230,7 +230,12 @@ fn verify_counts(r: &Run) -> u64 {
         return 0;
     };
     let words: Vec<&str> = rest.split_whitespace().collect();
-    let n = |i: usize| words.get(i).and_then(|w| w.parse::<u64>().ok()).unwrap_or(0);
+    let n = |i: usize| {
+        words
+            .get(i)
+            .and_then(|w| w.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     n(0) + n(3)
 }
 
@@ -242,7 +247,10 @@ fn deep_counts(r: &Run) -> u64 {
         .filter_map(|l| l.rsplit(": ").next())
         .map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
-            let n = |i: usize| w.get(i).and_then(|x| x.trim_end_matches(',').parse::<u64>().ok());
+            let n = |i: usize| {
+                w.get(i)
+                    .and_then(|x| x.trim_end_matches(',').parse::<u64>().ok())
+            };
             n(0).unwrap_or(0) + n(2).unwrap_or(0) + n(4).unwrap_or(0)
         })
         .sum()
@@ -357,7 +365,14 @@ impl Base {
         let r = env
             .run(
                 &root,
-                &["key", "generate", "--name", "faults", "--out", key.to_str().unwrap()],
+                &[
+                    "key",
+                    "generate",
+                    "--name",
+                    "faults",
+                    "--out",
+                    key.to_str().unwrap(),
+                ],
             )
             .ok();
         base.public_key = r.stdout.trim().to_string();
@@ -441,7 +456,10 @@ impl Base {
                 std::fs::read_to_string(stderr).unwrap_or_default()
             );
             if let Err(e) = base.check(phase, &p, &mut Figures::default()) {
-                panic!("calibration of {} (not killed) fails the checks: {e}", phase.name());
+                panic!(
+                    "calibration of {} (not killed) fails the checks: {e}",
+                    phase.name()
+                );
             }
             let _ = std::fs::remove_dir_all(&p);
             base.timing.insert(phase, t);
@@ -540,12 +558,7 @@ impl Base {
         // The next command.
         let work = p.join("work");
         if phase == Phase::Gc {
-            let args = [
-                "store",
-                "gc",
-                "--max-size",
-                &self.gc_budget.to_string(),
-            ];
+            let args = ["store", "gc", "--max-size", &self.gc_budget.to_string()];
             let r = env.run(p, &args);
             if r.code != 0 {
                 return Err(explain("gc after the kill", &r));
@@ -681,8 +694,7 @@ impl Base {
                     deadline = Some(now + d);
                 }
             }
-            if deadline.is_some_and(|d| now >= d) || now - run.started > give_up || run.exited()
-            {
+            if deadline.is_some_and(|d| now >= d) || now - run.started > give_up || run.exited() {
                 break;
             }
             std::thread::sleep(Duration::from_micros(500));
@@ -712,7 +724,9 @@ impl Base {
                     phase,
                     head,
                     fig,
-                    Err(format!("the run the kill missed failed ({status}):\n{text}")),
+                    Err(format!(
+                        "the run the kill missed failed ({status}):\n{text}"
+                    )),
                 );
             }
         }
@@ -745,7 +759,10 @@ fn referenced_bytes(root: &Path) -> u64 {
     for id in &blobs {
         let hex = id.to_hex();
         for suffix in [".zst", ".raw"] {
-            total += len(root.join("blobs").join(&hex[..2]).join(format!("{hex}{suffix}")));
+            total += len(root
+                .join("blobs")
+                .join(&hex[..2])
+                .join(format!("{hex}{suffix}")));
         }
     }
     total

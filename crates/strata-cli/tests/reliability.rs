@@ -198,7 +198,10 @@ fn eight_builders_and_gc_in_a_loop_share_one_store() {
     });
     let failures = failures.lock().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    assert_eq!(*builds.lock().unwrap(), (BUILDERS_SAME + BUILDERS_OTHER) * ROUNDS);
+    assert_eq!(
+        *builds.lock().unwrap(),
+        (BUILDERS_SAME + BUILDERS_OTHER) * ROUNDS
+    );
 
     // The store as the builders and the loop left it, then after one more gc with nothing
     // beside it.
@@ -227,5 +230,8 @@ fn eight_builders_and_gc_in_a_loop_share_one_store() {
     // And the store still serves: a fresh checkout of the fixture builds and runs.
     let fresh = w.checkout("fresh");
     w.strata(&fresh, &["build"]).ok();
-    assert_eq!(run_fx(&fresh, "debug"), "hello v1.2.3 #7 | 42 | core readme v1 | build-script");
+    assert_eq!(
+        run_fx(&fresh, "debug"),
+        "hello v1.2.3 #7 | 42 | core readme v1 | build-script"
+    );
 }

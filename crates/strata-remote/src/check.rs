@@ -205,8 +205,8 @@ impl Remotes {
 /// Why the zstd frame `data` is not blob `id`, if it is not.
 fn blob_problem(id: &ObjectId, data: &[u8]) -> Option<String> {
     let mut hasher = blake3::Hasher::new();
-    let res = zstd::stream::read::Decoder::new(data)
-        .and_then(|mut d| std::io::copy(&mut d, &mut hasher));
+    let res =
+        zstd::stream::read::Decoder::new(data).and_then(|mut d| std::io::copy(&mut d, &mut hasher));
     match res {
         Err(e) => Some(format!("does not decompress: {e}")),
         Ok(_) => {
@@ -328,7 +328,11 @@ mod tests {
         // and a ref whose name promises another key.
         std::fs::remove_file(remote_dir.join(signature_key(&b))).unwrap();
         let ghost = ObjectId::of_bytes(b"never pushed");
-        std::fs::write(remote_dir.join("refs/projects/p/ghost"), format!("{ghost}\n")).unwrap();
+        std::fs::write(
+            remote_dir.join("refs/projects/p/ghost"),
+            format!("{ghost}\n"),
+        )
+        .unwrap();
         std::fs::write(remote_dir.join("refs/projects/p/junk"), "not an id\n").unwrap();
         std::fs::create_dir_all(remote_dir.join("refs/crates/kz")).unwrap();
         std::fs::write(remote_dir.join("refs/crates/kz/build"), format!("{a}\n")).unwrap();

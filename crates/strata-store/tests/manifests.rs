@@ -388,7 +388,9 @@ fn verify_beside_a_saver_is_clean() {
                 let entries = (0..3)
                     .map(|j| put_entry(&store, &format!("f{j}"), format!("new {i} {j}").as_bytes()))
                     .collect();
-                let id = store.put_manifest(&manifest(&format!("k{i}"), entries)).unwrap();
+                let id = store
+                    .put_manifest(&manifest(&format!("k{i}"), entries))
+                    .unwrap();
                 store.set_ref(&format!("layers/{i}"), &id).unwrap();
             }
             saving.store(false, std::sync::atomic::Ordering::SeqCst);
