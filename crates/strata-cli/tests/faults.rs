@@ -47,11 +47,6 @@ impl Rng {
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-
-    /// A duration drawn uniformly from [0, max].
-    fn upto(&mut self, max: Duration) -> Duration {
-        Duration::from_micros(self.below(max.as_micros() as u64 + 1))
-    }
 }
 
 /// Point 0 of a run has the run's seed, so that a failing point's seed replays it alone.
@@ -170,7 +165,9 @@ struct Base {
     /// Ref names the full push leaves on a remote.
     remote_refs: Vec<String>,
     gc_budget: u64,
-    timing: BTreeMap<Phase, Timing>,
+    /// Per phase: measured once unkilled, then shortened by every point whose command ended
+    /// before its kill (load changes durations, and a kill drawn past the end kills nothing).
+    timing: std::cell::RefCell<BTreeMap<Phase, Timing>>,
 }
 
 /// One strata command of a point: where and with what.
@@ -318,10 +315,13 @@ impl Running {
     /// itself just before.
     fn kill(mut self) -> std::process::ExitStatus {
         let _ = self.child.kill();
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
+        // The group this test made for it (`process_group(0)`: its id is strata's pid), so only
+        // processes this run started.
+        let group = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
         self.child.wait().expect("wait")
     }
 
@@ -358,7 +358,7 @@ impl Base {
             refs: Vec::new(),
             remote_refs: Vec::new(),
             gc_budget: 0,
-            timing: BTreeMap::new(),
+            timing: Default::default(),
         };
         let key = root.join("signing.key");
         let env = base.env(&root, None);
@@ -462,7 +462,7 @@ impl Base {
                 );
             }
             let _ = std::fs::remove_dir_all(&p);
-            base.timing.insert(phase, t);
+            base.timing.borrow_mut().insert(phase, t);
         }
         base
     }
@@ -654,20 +654,22 @@ impl Base {
     fn point(&self, i: u64, seed: u64) -> (Phase, String, Figures, Result<(), String>) {
         let mut rng = Rng(seed);
         let phase = PHASES[rng.below(PHASES.len() as u64) as usize];
-        let t = self.timing[&phase];
-        let spread = |from: Option<Duration>, rng: &mut Rng| {
-            // Up to 20% past the calibrated end: some points find the command already done.
-            let left = t.total.saturating_sub(from.unwrap_or_default());
-            rng.upto(left + left / 5)
+        let t = self.timing.borrow()[&phase];
+        let kind = rng.below(3);
+        let to_cargo = rng.chance(80);
+        // Where in the window from the event to the phase's end: the seed's part of the moment.
+        let frac = rng.below(1000) as f64 / 1000.0;
+        let spread = |from: Option<Duration>| {
+            t.total
+                .saturating_sub(from.unwrap_or_default())
+                .mul_f64(frac)
         };
-        let trigger = match rng.below(3) {
+        let trigger = match kind {
             1 if t.first_write.is_some() && first_write_path(phase, Path::new("")).is_some() => {
-                Trigger::FirstWrite(spread(t.first_write, &mut rng))
+                Trigger::FirstWrite(spread(t.first_write))
             }
-            2 if t.cargo_done.is_some() && rng.chance(80) => {
-                Trigger::AfterCargo(spread(t.cargo_done, &mut rng))
-            }
-            _ => Trigger::Timer(spread(None, &mut rng)),
+            2 if t.cargo_done.is_some() && to_cargo => Trigger::AfterCargo(spread(t.cargo_done)),
+            _ => Trigger::Timer(spread(None)),
         };
         let p = self.w.path(&format!("point-{i}"));
         let (env, cwd, args) = self.setup(phase, &p);
@@ -680,6 +682,7 @@ impl Base {
             _ => None,
         };
         let mut fig = Figures::default();
+        let mut ended_after = None;
         loop {
             let now = Instant::now();
             if deadline.is_none() {
@@ -694,7 +697,11 @@ impl Base {
                     deadline = Some(now + d);
                 }
             }
-            if deadline.is_some_and(|d| now >= d) || now - run.started > give_up || run.exited() {
+            if run.exited() {
+                ended_after = Some(now - run.started);
+                break;
+            }
+            if deadline.is_some_and(|d| now >= d) || now - run.started > give_up {
                 break;
             }
             std::thread::sleep(Duration::from_micros(500));
@@ -706,9 +713,14 @@ impl Base {
             fig.killed += 1;
         } else {
             fig.finished_first += 1;
+            if let Some(d) = ended_after
+                && let Some(t) = self.timing.borrow_mut().get_mut(&phase)
+            {
+                t.total = t.total.min(d);
+            }
         }
         let head = format!(
-            "seed={seed} phase={} kill={trigger} → {}",
+            "seed={seed} phase={} kill={trigger} ({frac:.3} of the window) → {}",
             phase.name(),
             if killed {
                 "killed"
@@ -788,7 +800,7 @@ fn crash_safety_under_sigkill() {
     });
     println!("faults: {points} points, run seed {run_seed}");
     let base = Base::prepare();
-    for (phase, t) in &base.timing {
+    for (phase, t) in base.timing.borrow().iter() {
         println!(
             "faults: {:<12} takes {:.0}ms (first write at {:?}, cargo done at {:?})",
             phase.name(),
