@@ -19,6 +19,7 @@
 //! store and the local ref is set.
 
 mod backend;
+pub mod check;
 pub mod config;
 mod error;
 #[cfg(test)]
@@ -33,6 +34,7 @@ pub use backend::{
     FS_TMP_DIR, Listed, MAX_OBJECT, Objects, SERVE_LIST_PATH, init_tls, list_operator,
     listing_json, operator, operator_with,
 };
+pub use check::{DeepReport, Problem};
 pub use config::{Config, RemoteEntry, Timeouts};
 pub use error::RemoteError;
 pub use gc::{DropReason, DroppedLayer, GcOptions, GcReport, Usage, VerifyReport};

@@ -144,6 +144,20 @@ struct Manifest {
     package: Option<(String, String)>,
 }
 
+/// Write one skeleton file, creating its directory.
+fn write_file(path: &Path, content: &[u8]) -> Result<(), SkeletonError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| SkeletonError::Write {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(path, content).map_err(|source| SkeletonError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 impl Skeleton {
     /// From `cargo metadata --format-version 1` output (with `resolve`, which tells `[patch]`
     /// targets apart from plain path dependencies).
@@ -328,17 +342,10 @@ impl Skeleton {
     pub fn write(&self, dest: &Path) -> Result<PathBuf, SkeletonError> {
         let root_in_dest = mirror(dest, &self.workspace_root);
         for (rel, content) in &self.files {
-            let path = resolve_rel(dest, &root_in_dest, rel, &self.workspace_root)?;
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| SkeletonError::Write {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
-            std::fs::write(&path, content).map_err(|source| SkeletonError::Write {
-                path: path.clone(),
-                source,
-            })?;
+            write_file(
+                &resolve_rel(dest, &root_in_dest, rel, &self.workspace_root)?,
+                content,
+            )?;
         }
         Ok(root_in_dest)
     }
@@ -369,17 +376,7 @@ impl Skeleton {
             });
         }
         for (rel, content) in &self.files {
-            let path = out.join(rel);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| SkeletonError::Write {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
-            }
-            std::fs::write(&path, content).map_err(|source| SkeletonError::Write {
-                path: path.clone(),
-                source,
-            })?;
+            write_file(&out.join(rel), content)?;
         }
         Ok(self.files.len())
     }

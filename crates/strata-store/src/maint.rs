@@ -398,54 +398,45 @@ impl Store {
                 Check::Gone => {}
             }
         }
-        report.blobs_checked = present.len() as u64;
 
+        // Builds save beside a verify (both hold the shared lock), blobs first, then the
+        // manifest, then refs; the scans are not one snapshot. So a blob or manifest found
+        // missing is looked for again: one a saver wrote after its scan is checked now, and only
+        // what is still missing is reported.
         let manifests = self.scan_manifests()?;
         let mut manifest_ids: HashSet<ObjectId> = HashSet::with_capacity(manifests.len());
         for o in &manifests {
-            match self.check_manifest_file(o)? {
-                Check::Ok(m) => {
-                    report.manifests_checked += 1;
-                    manifest_ids.insert(o.id);
-                    let mut missing: Vec<ObjectId> = m
-                        .blob_ids()
-                        .into_iter()
-                        .filter(|b| !present.contains(b))
-                        .collect();
-                    missing.sort();
-                    report
-                        .missing_blobs
-                        .extend(missing.into_iter().map(|blob| MissingBlobRef {
-                            manifest: o.id,
-                            blob,
-                        }));
-                }
-                Check::Corrupt(reason) => {
-                    report.manifests_checked += 1;
-                    manifest_ids.insert(o.id);
-                    report.corrupt.push(CorruptObject {
-                        path: o.path.clone(),
-                        reason,
-                    });
-                }
-                Check::Gone => {}
-            }
+            let res = self.check_manifest_file(o)?;
+            self.verify_manifest(o, res, &mut present, &mut manifest_ids, &mut report)?;
         }
 
         for r in self.scan_refs()? {
             report.refs_checked += 1;
             match r.id {
                 Ok(id) if manifest_ids.contains(&id) => {}
-                Ok(id) => report.dangling_refs.push(DanglingRef {
-                    name: r.name,
-                    manifest: id,
-                }),
+                Ok(id) => {
+                    let late = ObjFile {
+                        id,
+                        path: self.manifest_path(&id),
+                        len: 0,
+                        mtime: SystemTime::UNIX_EPOCH,
+                    };
+                    let res = self.check_manifest_file(&late)?;
+                    self.verify_manifest(&late, res, &mut present, &mut manifest_ids, &mut report)?;
+                    if !manifest_ids.contains(&id) {
+                        report.dangling_refs.push(DanglingRef {
+                            name: r.name,
+                            manifest: id,
+                        });
+                    }
+                }
                 Err(reason) => report.corrupt.push(CorruptObject {
                     path: r.path,
                     reason,
                 }),
             }
         }
+        report.blobs_checked = present.len() as u64;
 
         let linked = self.scan_linked()?;
         report.linked_checked = linked.len() as u64;
@@ -461,6 +452,81 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// The verify of one manifest file as `res` found it: counted, and its blobs cross-checked
+    /// (a blob not seen by the scan is looked for again before it is called missing).
+    fn verify_manifest(
+        &self,
+        o: &ObjFile,
+        res: Check<Manifest>,
+        present: &mut HashSet<ObjectId>,
+        manifest_ids: &mut HashSet<ObjectId>,
+        report: &mut VerifyReport,
+    ) -> Result<(), StoreError> {
+        match res {
+            Check::Ok(m) => {
+                report.manifests_checked += 1;
+                manifest_ids.insert(o.id);
+                let mut missing = Vec::new();
+                for b in m.blob_ids() {
+                    if !present.contains(&b) && !self.verify_late_blob(&b, present, report)? {
+                        missing.push(b);
+                    }
+                }
+                missing.sort();
+                report
+                    .missing_blobs
+                    .extend(missing.into_iter().map(|blob| MissingBlobRef {
+                        manifest: o.id,
+                        blob,
+                    }));
+            }
+            Check::Corrupt(reason) => {
+                report.manifests_checked += 1;
+                manifest_ids.insert(o.id);
+                report.corrupt.push(CorruptObject {
+                    path: o.path.clone(),
+                    reason,
+                });
+            }
+            Check::Gone => {}
+        }
+        Ok(())
+    }
+
+    /// Check every form of blob `id` that is there now; whether one was.
+    fn verify_late_blob(
+        &self,
+        id: &ObjectId,
+        present: &mut HashSet<ObjectId>,
+        report: &mut VerifyReport,
+    ) -> Result<bool, StoreError> {
+        let mut found = false;
+        for form in BlobForm::ALL {
+            let path = self.blob_path_as(id, form);
+            let b = BlobFile {
+                obj: ObjFile {
+                    id: *id,
+                    path: path.clone(),
+                    len: 0,
+                    mtime: SystemTime::UNIX_EPOCH,
+                },
+                form,
+            };
+            match self.check_blob_file(&b)? {
+                Check::Ok(_) => found = true,
+                Check::Corrupt(reason) => {
+                    found = true;
+                    report.corrupt.push(CorruptObject { path, reason });
+                }
+                Check::Gone => {}
+            }
+        }
+        if found {
+            present.insert(*id);
+        }
+        Ok(found)
     }
 
     /// Under the exclusive lock: remove stale temp files, corrupt objects,

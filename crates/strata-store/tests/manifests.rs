@@ -366,3 +366,48 @@ fn invalid_downloaded_manifests_are_named() {
         "{e}"
     );
 }
+
+/// Builds save beside a verify (both hold the shared lock): blobs, then the manifest, then its
+/// ref. A verify must not call a blob or manifest missing because it was written after the scan
+/// that looked for it (it did, while eight builders shared a store).
+#[test]
+fn verify_beside_a_saver_is_clean() {
+    let (_tmp, store) = store();
+    // Enough objects that a verify's scans take a while.
+    let old: Vec<_> = (0..200)
+        .map(|i| put_entry(&store, &format!("old/{i}"), format!("old {i}").as_bytes()))
+        .collect();
+    let id = store.put_manifest(&manifest("old", old)).unwrap();
+    store.set_ref("old", &id).unwrap();
+
+    let saving = std::sync::atomic::AtomicBool::new(true);
+    let reports = std::thread::scope(|s| {
+        s.spawn(|| {
+            let _lock = store.lock_shared().unwrap();
+            for i in 0..60 {
+                let entries = (0..3)
+                    .map(|j| put_entry(&store, &format!("f{j}"), format!("new {i} {j}").as_bytes()))
+                    .collect();
+                let id = store
+                    .put_manifest(&manifest(&format!("k{i}"), entries))
+                    .unwrap();
+                store.set_ref(&format!("layers/{i}"), &id).unwrap();
+            }
+            saving.store(false, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut reports = Vec::new();
+        while saving.load(std::sync::atomic::Ordering::SeqCst) {
+            reports.push(store.verify().unwrap());
+        }
+        reports
+    });
+    assert!(!reports.is_empty());
+    for r in &reports {
+        assert!(r.is_clean(), "{r:?}");
+    }
+    let last = store.verify().unwrap();
+    assert!(last.is_clean(), "{last:?}");
+    assert_eq!(last.manifests_checked, 61);
+    assert_eq!(last.blobs_checked, 200 + 180);
+    assert_eq!(last.refs_checked, 61);
+}

@@ -12,7 +12,12 @@ use crate::CliError;
 pub enum RemoteCommand {
     /// List the remotes, the signing key and the trusted keys, and check that every remote
     /// answers; exits non-zero when one does not
-    Check,
+    Check {
+        /// Also read every ref and what it names: manifest, signature and every blob must be
+        /// there and hash right (a `strata serve` remote needs the push token to be listed)
+        #[arg(long)]
+        deep: bool,
+    },
     /// Print whether this run pushes (`push: <why>`) or only restores (`restore-only: <why>`),
     /// as the publish policy decides from the CI's environment; for scripts (the GitHub Action
     /// installs the signing key only when it says push)
@@ -38,7 +43,7 @@ pub enum RemoteCommand {
 
 pub fn run(cmd: &RemoteCommand) -> Result<ExitCode, CliError> {
     match cmd {
-        RemoteCommand::Check => check(),
+        RemoteCommand::Check { deep } => check(*deep),
         RemoteCommand::Policy => policy(),
         RemoteCommand::Gc {
             max_size,
@@ -60,7 +65,7 @@ fn policy() -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check() -> Result<ExitCode, CliError> {
+fn check(deep: bool) -> Result<ExitCode, CliError> {
     let cfg = strata_remote::Config::load()?;
     match &cfg.signing_key {
         Some(k) => println!(
@@ -93,12 +98,37 @@ fn check() -> Result<ExitCode, CliError> {
             }
         }
     }
-    if ok {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(CliError::remote("a remote does not answer (listed above)")
-            .help("builds go on without it; check its URL, token and network"))
+    if !ok {
+        return Err(CliError::remote("a remote does not answer (listed above)")
+            .help("builds go on without it; check its URL, token and network"));
     }
+    if deep {
+        for (r, res) in remotes.check_deep() {
+            match res {
+                Ok(d) => {
+                    for p in &d.problems {
+                        ok = false;
+                        println!("bad   {}: {p}", r.spec);
+                    }
+                    println!(
+                        "deep  {}: {} refs, {} manifests, {} blobs verified",
+                        r.spec, d.refs, d.manifests, d.blobs
+                    );
+                }
+                Err(e) => {
+                    ok = false;
+                    println!("error {}: {e}", r.spec);
+                }
+            }
+        }
+        if !ok {
+            return Err(CliError::remote(
+                "a remote names objects it lacks or holds bad ones (listed above)",
+            )
+            .help("a push completes a layer it left incomplete; pulls refuse what is bad"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `90s`, `30m`, `1h`, `2d`, or plain seconds.
