@@ -111,6 +111,28 @@ pub fn main_with_args(args: Vec<OsString>) -> ExitCode {
     // inherited from the parent can be there).
     let _ = unsafe { strata_cargo::open_view() };
     let cli = Cli::parse_from(normalize_args(args));
+    // strata's own commands print and exit, like any Unix tool: `strata store refs | head` ends
+    // them quietly (Rust ignores SIGPIPE, so println! would panic on the closed pipe). Cargo
+    // commands keep ignoring it, so that a closed stdout never kills strata while it saves.
+    if !matches!(
+        cli.command,
+        Command::Build(_)
+            | Command::Check(_)
+            | Command::Test(_)
+            | Command::Clippy(_)
+            | Command::Doc(_)
+            | Command::Run(_)
+            | Command::Bench(_)
+            | Command::Nextest(_)
+            | Command::Dev(_)
+            | Command::Deps(_)
+            | Command::Serve(_)
+    ) {
+        // SAFETY: no thread has started yet; SIG_DFL is a valid disposition for SIGPIPE.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match &cli.command {
         Command::Build(a) => commands::cargo::run(&cli, "build", a),
         Command::Check(a) => commands::cargo::run(&cli, "check", a),

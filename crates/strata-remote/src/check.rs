@@ -277,10 +277,11 @@ mod tests {
                 },
                 push: true,
                 token: None,
+                timeouts: crate::Timeouts::default(),
             }],
             trusted: vec![key.public()],
             signing_key: Some(key),
-            signing_key_path: None,
+            ..Config::default()
         };
         let remotes = Remotes::new(&cfg, false).unwrap();
         let a = layer(&store, "ka", &[b"alpha content", b"shared content"]);

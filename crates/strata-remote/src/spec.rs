@@ -82,13 +82,17 @@ fn redact(url: &str) -> String {
 /// everything before the last `@` becomes `***`; without an `@`, an authority whose
 /// `:` is not followed by a port (digits), e.g. a mistyped `user:password[::1]`, goes whole.
 fn redact_unparsed(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    // The last `@` anywhere (a password may hold a `/`), also in a URL whose `://` is mistyped.
+    if let Some(at) = rest.rfind('@') {
+        return format!("{prefix}***@{}", &rest[at + 1..]);
+    }
+    let Some(scheme) = prefix.strip_suffix("://") else {
         return url.to_string();
     };
-    // The last `@` anywhere: a password may hold a `/`.
-    if let Some(at) = rest.rfind('@') {
-        return format!("{scheme}://***@{}", &rest[at + 1..]);
-    }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
     let port_only = authority
@@ -245,6 +249,7 @@ mod tests {
             ("https://u:se/cret@host:x/p", "https://***@host:x/p"),
             ("https://u:secret[::1]/p", "https://***/p"),
             ("https://host:80x/p", "https://***/p"),
+            ("fil//u:secret@host/p", "***@host/p"),
         ] {
             assert_eq!(redact(url), shown, "{url}");
             assert!(!redact(url).contains("secret") && !redact(url).contains("cret"));
