@@ -3,6 +3,8 @@
 //! Chromium.
 
 mod common;
+#[path = "common/serve.rs"]
+mod serve;
 
 use std::path::Path;
 use std::process::Command;
@@ -195,6 +197,27 @@ fn records_stats_and_the_report_page_on_real_builds() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(
         html.contains("<span class=\"remote-size\">2 files, 3.9 KiB</span>"),
+        "{html}"
+    );
+
+    // A remote that is not a directory (here `strata serve`, with the push token): its size
+    // comes from its listing, as `strata remote gc` sees it.
+    let served = w.path("served");
+    let blob = format!("blobs/00/{}.zst", "0".repeat(64));
+    std::fs::create_dir_all(served.join("blobs/00")).unwrap();
+    std::fs::write(served.join(&blob), vec![0u8; 3000]).unwrap();
+    let server = serve::Serve::start(&served);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+    c.args(["report", "-o", page.to_str().unwrap()]);
+    w.prepare(&mut c, &clone_dir);
+    c.env(env[0].0, env[0].1)
+        .env(env[1].0, env[1].1)
+        .env("STRATA_REMOTE", &server.url)
+        .env("STRATA_REMOTE_TOKEN", serve::PUSH_TOKEN);
+    common::finish(c).ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("<span class=\"remote-size\">1 objects, 2.9 KiB</span>"),
         "{html}"
     );
 

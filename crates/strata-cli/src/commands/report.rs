@@ -107,9 +107,8 @@ fn store_section(store: &strata_store::Store) -> String {
     }
 }
 
-/// The remotes as configured, with the size of each that can be listed: a directory remote is
-/// walked; strata's interface to the other backends reads and writes objects by name and cannot
-/// list them yet, and the page says so.
+/// The remotes as configured, with the size of each: a directory remote is walked, the others
+/// are listed as `strata remote gc` lists them (a remote that cannot be listed says why).
 fn remote_section() -> String {
     match strata_remote::Config::load() {
         Err(e) => format!(
@@ -134,7 +133,7 @@ fn remote_section() -> String {
                             esc(&e.to_string())
                         ),
                     },
-                    _ => "size unknown (strata cannot list this kind of remote yet)".to_string(),
+                    _ => listed_size(&cfg, r),
                 };
                 let _ = write!(
                     s,
@@ -145,6 +144,32 @@ fn remote_section() -> String {
             s.push_str("</ul>");
             s
         }
+    }
+}
+
+/// The size of a remote that is not a directory, from its listing (S3, Redis, WebDAV, and
+/// `strata serve` with the push token), as `strata remote gc` sees it.
+fn listed_size(cfg: &strata_remote::Config, r: &strata_remote::RemoteEntry) -> String {
+    let one = strata_remote::Config {
+        remotes: vec![r.clone()],
+        ..cfg.clone()
+    };
+    let usage = strata_remote::Remotes::new(&one, false)
+        .map_err(|e| e.to_string())
+        .and_then(|rs| {
+            rs.usage()
+                .into_iter()
+                .next()
+                .map(|(_, u)| u.map_err(|e| e.to_string()))
+                .unwrap_or_else(|| Err("no remote".to_string()))
+        });
+    match usage {
+        Ok(u) => format!(
+            "<span class=\"remote-size\">{} objects, {}</span>",
+            u.objects,
+            human_bytes(u.bytes)
+        ),
+        Err(e) => format!("<span class=\"warn\">cannot list it: {}</span>", esc(&e)),
     }
 }
 
