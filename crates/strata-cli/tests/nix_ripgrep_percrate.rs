@@ -152,7 +152,9 @@ in
     }
 
     // An edit in globset: its derivation and its dependents' rebuild, nothing else.
-    append(&ws.join("crates/globset/src/lib.rs"), "\n// one line\n");
+    // Unique to this run, so that no store path of an earlier run stands in for the rebuild.
+    let edit = format!("\n// one line, {}\n", ws.display());
+    append(&ws.join("crates/globset/src/lib.rs"), &edit);
     let pkg2 = nix_build(&expr, "pkg");
     assert_eq!(
         crates_built(&pkg2),
@@ -165,7 +167,7 @@ in
     assert_eq!(compiled_names(&log2), Vec::<String>::new(), "{log2}");
 
     // An edit in the root's main.rs: the root's derivation and the final one only.
-    append(&ws.join("crates/core/main.rs"), "\n// one line\n");
+    append(&ws.join("crates/core/main.rs"), &edit);
     let pkg3 = nix_build(&expr, "pkg");
     assert_eq!(
         crates_built(&pkg3),
