@@ -104,16 +104,17 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         }
         _ => None,
     };
+    // The units cargo named, worked out once for every save below.
+    let used = outcome
+        .units
+        .as_deref()
+        .map(|m| Used::from_messages(&session, m));
     if let Some((name, out)) = &opts.save_package
         && success
     {
-        let used = outcome
-            .units
-            .as_deref()
-            .map(|m| Used::from_messages(&session, m));
-        match used {
+        match &used {
             Some(used) => {
-                if let Err(e) = package::save(&session, name, out, &used, rep, &mut summary) {
+                if let Err(e) = package::save(&session, name, out, used, rep, &mut summary) {
                     rep.warn(&format!("could not save the layer of package {name}: {e}"));
                 }
             }
@@ -129,7 +130,7 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
             deps.as_ref(),
             pre,
             started,
-            outcome.units.as_deref(),
+            used,
             success,
             rep,
             &mut summary,
@@ -212,7 +213,7 @@ fn save_after(
     deps: Option<&restore::Restored>,
     pre: Option<crates::Pre>,
     started: Option<strata_store::FileTime>,
-    messages: Option<&[strata_cargo::messages::UnitMessage]>,
+    from_messages: Option<Used>,
     success: bool,
     rep: &Reporter,
     summary: &mut Summary,
@@ -224,8 +225,8 @@ fn save_after(
         return;
     }
     let mut scan = None;
-    let used = match messages {
-        Some(m) => Used::from_messages(s, m),
+    let used = match from_messages {
+        Some(u) => u,
         None => match Used::from_build_dir(s, started, deps.map(|d| &d.manifest), &mut scan) {
             Ok(u) => u,
             Err(e) => {

@@ -12,19 +12,18 @@ use strata_store::{FileTime, SourceStamp, Store};
 use strata_workspace::SourceFilter;
 
 use crate::Summary;
-use crate::report::{Reporter, human_bytes};
+use crate::report::Reporter;
+use crate::restore::restore_from;
 use crate::save::{NewLayer, SaveError, files_of_units, save_layer_in};
 use crate::session::Session;
 use crate::used::Used;
 
-/// Restore the package layer of every store in `stores` (read-only), then give the sources
-/// their recorded mtimes by content. Returns the number of units restored. A store that cannot
-/// be read is one warning: cargo builds those units.
-pub fn restore(s: &Session, stores: &[PathBuf], rep: &Reporter, summary: &mut Summary) -> usize {
-    let cargo_unlinks = s.toolchain.cargo_minor().is_some_and(|m| m >= 66);
+/// Restore the package layer of every store in `stores` (read-only, in the order given:
+/// dependencies first), then give the restored packages' sources their recorded mtimes by
+/// content. A store that cannot be read is one warning: cargo builds those units.
+pub fn restore(s: &Session, stores: &[PathBuf], rep: &Reporter, summary: &mut Summary) {
     let mut stamps: Vec<SourceStamp> = Vec::new();
     let mut newest: Option<FileTime> = None;
-    let mut units = 0;
     let mut restored: BTreeSet<String> = BTreeSet::new();
     for dir in stores {
         let layer = Store::open_read_only(dir).and_then(|store| {
@@ -45,43 +44,21 @@ pub fn restore(s: &Session, stores: &[PathBuf], rep: &Reporter, summary: &mut Su
                 continue;
             }
         };
-        match strata_restore::restore_layer_newer_than(
-            &store,
-            &s.ws.build_dir,
-            &m,
-            cargo_unlinks,
-            newest,
-            &|_| {},
-        ) {
-            Ok(stats) => {
-                rep.detail(&format!(
-                    "restored {name} from {}: {} units ({})",
-                    dir.display(),
-                    stats.units_restored,
-                    human_bytes(stats.bytes)
-                ));
-                if stats.units_restored > 0 {
-                    summary.restored_layers += 1;
-                    summary.restored_units += stats.units_restored;
-                    summary.restored_bytes += stats.bytes;
-                }
-                units += stats.units_restored;
-                newest = newest.max(stats.newest);
-                stamps.extend(m.sources);
-                if let Some(package) = name.strip_prefix("packages/") {
-                    restored.insert(package.to_string());
-                }
+        // Each layer goes in newer than the ones before it: its dependencies'.
+        let what = format!("layer {name} of {}", dir.display());
+        if let Some(stats) =
+            restore_from(&store, s, &s.ws.build_dir, &m, newest, rep, summary, &what)
+        {
+            newest = newest.max(stats.newest);
+            stamps.extend(m.sources);
+            if let Some(package) = name.strip_prefix("packages/") {
+                restored.insert(package.to_string());
             }
-            Err(e) => rep.warn(&format!(
-                "could not restore {name} from {}: {e}",
-                dir.display()
-            )),
         }
     }
     if let Some(newest) = newest {
         align(s, &stamps, &restored, newest, rep);
     }
-    units
 }
 
 /// Give the restored packages' files their recorded mtimes by content. Only theirs: the files of

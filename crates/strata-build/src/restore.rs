@@ -106,11 +106,27 @@ pub fn restore_newer_than(
     summary: &mut Summary,
     what: &str,
 ) -> Option<strata_restore::RestoreStats> {
+    restore_from(&s.store, s, target, m, floor, rep, summary, what)
+}
+
+/// [`restore_newer_than`] with the blobs read from `store` (a per-crate Nix derivation's output,
+/// opened read-only) instead of the session's.
+#[allow(clippy::too_many_arguments)]
+pub fn restore_from(
+    store: &strata_store::Store,
+    s: &Session,
+    target: &Path,
+    m: &Manifest,
+    floor: Option<strata_store::FileTime>,
+    rep: &Reporter,
+    summary: &mut Summary,
+    what: &str,
+) -> Option<strata_restore::RestoreStats> {
     let bar = rep.bar(m.total_file_bytes(), "Restoring");
     // Cargo deletes bins and build scripts before linking them again since 1.66.
     let cargo_unlinks = s.toolchain.cargo_minor().is_some_and(|m| m >= 66);
     let result =
-        strata_restore::restore_layer_newer_than(&s.store, target, m, cargo_unlinks, floor, &|n| {
+        strata_restore::restore_layer_newer_than(store, target, m, cargo_unlinks, floor, &|n| {
             bar.inc(n)
         });
     bar.finish_and_clear();
