@@ -91,12 +91,12 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
     let default_bin = used::default_bin(&session);
     let outcome = invoke::run(cmd, &session.envs, default_bin.as_deref(), rep);
     let success = outcome.status.as_ref().is_ok_and(|s| s.success());
-    summary.timing.cargo_ran(
-        outcome.cargo_ms,
-        outcome.units.as_deref(),
-        &session.ws.build_dir,
-        &session.ws.target_dir,
-    );
+    // The units cargo named, worked out once for every save below.
+    let used = outcome
+        .units
+        .as_deref()
+        .map(|m| Used::from_messages(&session, m));
+    summary.timing.cargo_ran(outcome.cargo_ms, used.as_ref());
     // Why cargo compiled: asked now, before this run's layers become "the previous build".
     let why = match &pre {
         Some(pre) if !summary.timing.compiled.is_empty() || !summary.timing.messages => {
@@ -104,11 +104,6 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         }
         _ => None,
     };
-    // The units cargo named, worked out once for every save below.
-    let used = outcome
-        .units
-        .as_deref()
-        .map(|m| Used::from_messages(&session, m));
     if let Some((name, out)) = &opts.save_package
         && success
     {

@@ -15,7 +15,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use strata_cargo::messages::UnitMessage;
 use strata_layer::UnitId;
 use strata_store::Manifest;
 
@@ -234,35 +233,16 @@ pub struct Timing {
 
 impl Timing {
     /// Record cargo's part: its duration and, from its messages, which units were fresh.
-    pub fn cargo_ran(
-        &mut self,
-        ms: u64,
-        messages: Option<&[UnitMessage]>,
-        build_dir: &Path,
-        target_dir: &Path,
-    ) {
+    pub fn cargo_ran(&mut self, ms: u64, used: Option<&crate::Used>) {
         self.cargo_ms = Some(ms);
-        let Some(messages) = messages else {
+        let Some(used) = used else {
             return;
         };
         self.messages = true;
-        for m in messages {
-            let Some(unit) = strata_layer::unit_of(&m.paths, &m.target_name, build_dir, target_dir)
-            else {
-                continue;
-            };
-            // cargo does not say whether a build script ran again: its runs count neither way.
-            if m.build_script_run {
-                self.script_runs.insert(unit);
-            } else if m.fresh {
-                self.fresh.insert(unit);
-            } else {
-                self.compiled.insert(unit);
-            }
-        }
-        // A unit reported twice (a build pass and the command) counts as compiled if it was.
-        let compiled = &self.compiled;
-        self.fresh.retain(|u| !compiled.contains(u));
+        self.fresh.extend(used.fresh.iter().cloned());
+        self.compiled.extend(used.rebuilt.iter().cloned());
+        // cargo does not say whether a build script ran again: its runs count neither way.
+        self.script_runs.extend(used.script_runs.iter().cloned());
     }
 
     /// The cargo time attributed to each unit compiled in this run.

@@ -25,6 +25,12 @@ pub struct Used {
     pub compiled: bool,
     /// The package of each local unit, where cargo's messages name it.
     pub local_packages: BTreeMap<UnitId, String>,
+    /// Units cargo reported fresh, and not compiled in another pass of the same run.
+    pub fresh: BTreeSet<UnitId>,
+    /// Units cargo compiled.
+    pub rebuilt: BTreeSet<UnitId>,
+    /// Units whose build script cargo ran (it does not say whether that run was needed).
+    pub script_runs: BTreeSet<UnitId>,
 }
 
 impl Used {
@@ -55,6 +61,13 @@ impl Used {
             else {
                 continue;
             };
+            if m.build_script_run {
+                used.script_runs.insert(unit.clone());
+            } else if m.fresh {
+                used.fresh.insert(unit.clone());
+            } else {
+                used.rebuilt.insert(unit.clone());
+            }
             let Some(name) = package_name(&m.package_id).filter(|n| local.contains(*n)) else {
                 used.deps.insert(unit);
                 continue;
@@ -69,6 +82,9 @@ impl Used {
                 }));
             }
         }
+        // A unit reported twice (a build pass and the command) counts as compiled if it was.
+        let rebuilt = &used.rebuilt;
+        used.fresh.retain(|u| !rebuilt.contains(u));
         used
     }
 
@@ -205,6 +221,8 @@ mod tests {
             Some("core")
         );
         assert!(!used.compiled, "everything was fresh");
+        assert_eq!(used.fresh.len(), 2);
+        assert!(used.rebuilt.is_empty() && used.script_runs.is_empty());
         assert_eq!(
             used.uplifted,
             Some(BTreeSet::from([
@@ -234,7 +252,10 @@ mod tests {
             &["/w/target/debug/deps/libitoa-0123456789abcdef.rlib"],
             false,
         );
-        assert!(Used::classify(&local(), t, t, &[run, compiled]).compiled);
+        let both = Used::classify(&local(), t, t, &[run, compiled]);
+        assert!(both.compiled);
+        assert_eq!((both.rebuilt.len(), both.script_runs.len()), (1, 1));
+        assert!(both.fresh.is_empty());
     }
 
     #[test]
