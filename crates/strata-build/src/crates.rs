@@ -57,9 +57,12 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
     };
     let local_present = scan.packages.values().any(|p| local.contains(p));
 
+    // A run killed while restoring left its mark: the local units here are part of a layer, so
+    // the layer is restored again (units already whole stay) and the sources aligned to it.
+    let interrupted = std::fs::metadata(restoring_path(s)).is_ok();
     let mut base = None;
     let mut mode = AlignMode::Warm;
-    if !local_present && opts.restore {
+    if (!local_present || interrupted) && opts.restore {
         let mut parts = s.parts.clone();
         parts.insert("sources", sources.clone());
         let key = parts.crates_key();
@@ -75,11 +78,17 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
                     .refs
                     .push(refs::exact(LayerKind::Crates, &key, s.scope));
             }
+            if let Err(e) = strata_fs::write_atomic(&restoring_path(s), format!("{id}\n")) {
+                rep.warn(&format!("could not mark the crate layer's restore: {e}"));
+            }
             if let Some(stats) = restore_into(s, &s.ws.build_dir, &m, rep, summary, "crate layer")
-                && stats.units_restored > 0
+                && (stats.units_restored > 0 || interrupted)
             {
+                let before = interrupted
+                    .then(|| newest_file_present(&s.ws.build_dir, &m))
+                    .flatten();
                 mode = AlignMode::Restored {
-                    newest_artifact: stats.newest.unwrap_or(started),
+                    newest_artifact: stats.newest.max(before).unwrap_or(started),
                 };
                 // The target dir's local units are this layer's now: a save in a later run
                 // starts from it and keeps the dependency units it brought (those a plain
@@ -105,6 +114,14 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
         rep.detail(&format!(
             "sources: {} unchanged, {} changed, {} non-inputs, {} mtimes set, {dirs} directories set",
             a.unchanged, a.changed, a.non_inputs, a.touched
+        ));
+    }
+    // Restored and aligned, or nothing to restore: the next run may take this target for warm.
+    if let Err(e) = std::fs::remove_file(restoring_path(s))
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        rep.warn(&format!(
+            "could not clear the crate layer's restore mark: {e}"
         ));
     }
     if local_present && opts.restore {
@@ -371,12 +388,24 @@ fn read_last(s: &Session) -> Option<ObjectId> {
     ObjectId::from_hex(text.trim()).ok()
 }
 
-fn write_last(s: &Session, id: &ObjectId) -> std::io::Result<()> {
-    let path = last_path(s);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, format!("{}\n", id.to_hex()))?;
-    std::fs::rename(tmp, path)
+fn write_last(s: &Session, id: &ObjectId) -> Result<(), strata_fs::WriteError> {
+    strata_fs::write_atomic(&last_path(s), format!("{}\n", id.to_hex()))
+}
+
+/// Present from just before a crate layer's restore into this build dir until its sources are
+/// aligned: a run killed in between leaves it.
+fn restoring_path(s: &Session) -> std::path::PathBuf {
+    s.state_dir()
+        .join(format!("restoring-{}", &s.config_id()[..16]))
+}
+
+/// The newest mtime among the layer's files now in `target` (what a killed restore put there,
+/// perhaps shifted later than in the layer).
+fn newest_file_present(target: &std::path::Path, m: &Manifest) -> Option<FileTime> {
+    m.entries
+        .iter()
+        .filter(|e| matches!(e.kind, strata_store::EntryKind::File { .. }))
+        .filter_map(|e| std::fs::symlink_metadata(target.join(&e.path)).ok())
+        .map(|md| strata_layer::mtime_of(&md))
+        .max()
 }

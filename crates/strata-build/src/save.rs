@@ -23,6 +23,8 @@ pub enum SaveError {
     Workspace(#[from] strata_workspace::WorkspaceError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Write(#[from] strata_fs::WriteError),
 }
 
 /// A layer about to be saved.

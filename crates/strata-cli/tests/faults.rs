@@ -557,12 +557,13 @@ impl Base {
 
         // The next command.
         let work = p.join("work");
-        if phase == Phase::Gc {
+        let next_stderr = if phase == Phase::Gc {
             let args = ["store", "gc", "--max-size", &self.gc_budget.to_string()];
             let r = env.run(p, &args);
             if r.code != 0 {
                 return Err(explain("gc after the kill", &r));
             }
+            String::new()
         } else {
             let r = env.run(&work, &["build"]);
             fig.builds_after += 1;
@@ -581,7 +582,8 @@ impl Base {
                     r.stderr
                 ));
             }
-        }
+            r.stderr
+        };
         verify("after the next command", fig)?;
         if phase == Phase::Push {
             deep("after the next push", fig)?;
@@ -614,7 +616,7 @@ impl Base {
                 Ok(Some(now)) if now == *id => {}
                 other => {
                     return Err(format!(
-                        "ref {name} named layer {id} before the kill; now {other:?}"
+                        "ref {name} named layer {id} before the kill; now {other:?}\n--- the next build's stderr\n{next_stderr}"
                     ));
                 }
             }
@@ -653,7 +655,12 @@ impl Base {
     /// One point: set up, start, kill, check.
     fn point(&self, i: u64, seed: u64) -> (Phase, String, Figures, Result<(), String>) {
         let mut rng = Rng(seed);
-        let phase = PHASES[rng.below(PHASES.len() as u64) as usize];
+        let drawn = PHASES[rng.below(PHASES.len() as u64) as usize];
+        // STRATA_FAULTS_PHASE=pull (say) puts every point in that phase: for chasing one rare loss.
+        let phase = std::env::var("STRATA_FAULTS_PHASE")
+            .ok()
+            .and_then(|want| PHASES.into_iter().find(|p| p.name() == want))
+            .unwrap_or(drawn);
         let t = self.timing.borrow()[&phase];
         let kind = rng.below(3);
         let to_cargo = rng.chance(80);
