@@ -139,6 +139,13 @@ pub fn restore_from(
                     stats.problems.join("\n  ")
                 ));
             }
+            if !stats.foreign.is_empty() {
+                rep.detail(&format!(
+                    "{} unit(s) of the {what} left to cargo: units here are other builds ({})",
+                    stats.units_skipped,
+                    stats.foreign.join(", ")
+                ));
+            }
             if let Some(avg) = crate::record::layer_average(m)
                 && !stats.restored.is_empty()
             {

@@ -130,6 +130,27 @@ fn build_clippy_and_test_in_a_clone_compile_no_dependency() {
     b.verify_store();
 }
 
+/// rustc names a build of a crate by a hash that covers the paths it was compiled from, and each
+/// dependent records that hash: a layer's units put beside units built here (another path, and
+/// plain cargo's own CARGO_HOME) would be refused ("found possibly newer version of crate",
+/// E0460). Such a target gets none of the layer's units, and the build is right.
+#[test]
+fn a_layer_never_goes_in_beside_units_of_another_build() {
+    let w = World::new();
+    let k = w.checkout("k");
+    w.strata(&k, &["build"]).ok();
+    // One member and its dependency built here by plain cargo (as a killed build leaves it).
+    let a = w.checkout("a");
+    w.cargo(&a, &["build", "-p", "fx-util"]).ok();
+    let r = w.strata(&a, &["build", "-v"]).ok();
+    assert_eq!(run_fx(&a, "debug"), EXPECTED, "{}", r.stderr);
+    assert!(r.stderr.contains("units here are other builds"), "{}", r.stderr);
+    // A clone with nothing of its own still gets every layer.
+    let b = w.checkout("b");
+    let r = w.strata(&b, &["build"]).ok();
+    assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+}
+
 #[test]
 fn concurrent_pushers_of_two_scopes_lose_nothing() {
     let w = World::new();

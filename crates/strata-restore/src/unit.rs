@@ -19,6 +19,11 @@ pub struct RestoreStats {
     pub units_present: usize,
     /// Units not restored because a blob was missing or corrupt; cargo rebuilds them.
     pub units_failed: usize,
+    /// Units of the layer not restored because units already here are other builds than the
+    /// layer's ([`RestoreStats::foreign`]); cargo builds them.
+    pub units_skipped: usize,
+    /// Units here that are other builds than the layer's (by their fingerprint dir's name).
+    pub foreign: Vec<String>,
     pub files: usize,
     pub bytes: u64,
     /// Incremental dirs (one per crate and session) restored.
@@ -109,6 +114,31 @@ pub fn restore_layer_newer_than(
         .par_iter()
         .map(|(_, entries)| present_newer_by(target, entries))
         .collect();
+    // rustc names each build of a crate by a hash (the SVH) that its dependents record, and
+    // that hash covers the paths it compiled from: a unit here built at another path, under
+    // another CARGO_HOME or from other sources is another build, and a unit of this layer put
+    // beside it would be refused ("found possibly newer version of crate", E0460). Which of the
+    // layer's units depend on it is cargo's knowledge, not the layer's: none of them goes in.
+    let foreign: Vec<String> = if present.iter().any(Option::is_none) {
+        let here: Vec<&Vec<&Entry>> = units
+            .values()
+            .zip(&present)
+            .filter(|(_, here)| here.is_some())
+            .map(|(entries, _)| entries)
+            .collect();
+        here.into_par_iter()
+            .filter(|entries| !same_build(store, target, entries))
+            .map(|entries| {
+                entries
+                    .iter()
+                    .find_map(|e| fingerprint_dir(&e.path))
+                    .map(|fp| fp.rsplit('/').next().unwrap_or(&fp).to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let shift = present.iter().flatten().copied().max().unwrap_or(0).max(0);
     let oldest = units.values().flatten().map(|e| e.mtime.as_nanos()).min();
     let shift = match (floor, oldest) {
@@ -137,16 +167,21 @@ pub fn restore_layer_newer_than(
         .zip(&present)
         .map(|(entries, present)| match present {
             Some(_) => UnitOutcome::Present,
+            None if !foreign.is_empty() => UnitOutcome::Skipped,
             None => w.restore_unit(entries),
         })
         .collect();
-    let mut stats = RestoreStats::default();
+    let mut stats = RestoreStats {
+        foreign,
+        ..RestoreStats::default()
+    };
     // Blob → the files restored with it now (path in the target dir, mtime).
     let mut restored_blobs: HashMap<ObjectId, Vec<(String, strata_store::FileTime)>> =
         HashMap::new();
     for (r, key) in results.into_iter().zip(keys) {
         match r {
             UnitOutcome::Present => stats.units_present += 1,
+            UnitOutcome::Skipped => stats.units_skipped += 1,
             UnitOutcome::Restored {
                 files,
                 bytes,
@@ -264,6 +299,8 @@ fn repeated_small_blobs(entries: &[Entry]) -> HashSet<ObjectId> {
 
 enum UnitOutcome {
     Present,
+    /// Left to cargo: units here are other builds than the layer's.
+    Skipped,
     Restored {
         files: usize,
         bytes: u64,
@@ -271,6 +308,32 @@ enum UnitOutcome {
         blobs: Vec<(ObjectId, String, strata_store::FileTime)>,
     },
     Failed(String),
+}
+
+/// Whether the unit here is the build the layer holds: its outputs that carry the crate's build
+/// hash (the `.rmeta`, a proc macro's or dylib's `.so`; an `.rlib` without `.rmeta` beside it)
+/// have the layer's bytes. A hardlink to the store's linked copy of the blob has them without
+/// being read.
+fn same_build(store: &Store, target: &Path, entries: &[&Entry]) -> bool {
+    let has_rmeta = entries.iter().any(|e| e.path.ends_with(".rmeta"));
+    let names_build = |p: &str| {
+        p.ends_with(".rmeta")
+            || p.ends_with(".so")
+            || p.ends_with(".dylib")
+            || (!has_rmeta && p.ends_with(".rlib"))
+    };
+    entries
+        .iter()
+        .filter(|e| e.path.contains("/deps/") && names_build(&e.path))
+        .all(|e| {
+            let EntryKind::File { blob, size, .. } = &e.kind else {
+                return true;
+            };
+            let file = target.join(&e.path);
+            std::fs::symlink_metadata(&file).is_ok_and(|md| md.len() == *size)
+                && (store.is_linked_copy(blob, &file)
+                    || strata_layer::hash_file(&file).is_ok_and(|h| h == *blob))
+        })
 }
 
 /// `release/.fingerprint/foo-0123456789abcdef/lib-foo` → `release/.fingerprint/foo-0123456789abcdef`.

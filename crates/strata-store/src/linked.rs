@@ -108,6 +108,24 @@ impl Store {
         }
     }
 
+    /// Whether the file at `path` is a hardlink to a linked copy of blob `id` (so it holds the
+    /// blob's bytes without reading them): its mtime and mode name the copy, its inode is it.
+    pub fn is_linked_copy(&self, id: &ObjectId, path: &Path) -> bool {
+        let Ok(md) = fs::symlink_metadata(path) else {
+            return false;
+        };
+        if md.nlink() < 2 || !md.is_file() {
+            return false;
+        }
+        let mtime = FileTime {
+            secs: md.mtime(),
+            nanos: md.mtime_nsec().clamp(0, 999_999_999) as u32,
+        };
+        let executable = md.permissions().mode() & 0o111 != 0;
+        fs::symlink_metadata(self.linked_path(id, mtime, executable))
+            .is_ok_and(|l| l.ino() == md.ino() && l.dev() == md.dev())
+    }
+
     /// Store the file at `path` (a target dir's file that rustc replaces rather than rewrites)
     /// and keep that very file as the linked copy for its blob, mtime and mode: a hardlink, no
     /// bytes written, so that the next restore of it on this machine is a link too. The blob is
