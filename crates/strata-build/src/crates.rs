@@ -285,7 +285,8 @@ fn save(
 
     // Nothing changed since the base layer: point the refs at it and write nothing.
     if let Some((id, m)) = &pre.base
-        && m.sources == stamps
+        && m.key == key
+        && same_inputs(&m.sources, &stamps)
         && same_files(m, &files, keep.len())
     {
         return point_refs(s, &sources_part(&hashed, &pre.filter), id, summary);
@@ -319,9 +320,21 @@ fn unchanged(s: &Session, pre: &Pre, used: &Used) -> Option<ObjectId> {
         && used.uplifted.is_some()
         && m.key == parts.crates_key()
         && m.meta.get("scope").map(String::as_str) == Some(s.scope)
-        && m.sources == pre.stamps
+        && same_inputs(&m.sources, &pre.stamps)
         && used.local.is_subset(&crate::save::unit_ids(m));
     same.then_some(*id)
+}
+
+/// The stamps of inputs agree: those describe what the units were built from. A non-input's
+/// stamp (a README) only gives the file its recorded mtime back in the next run and in a clone,
+/// which the layer's stamp does as well after an edit, since cargo compiled nothing for it.
+fn same_inputs(a: &[SourceStamp], b: &[SourceStamp]) -> bool {
+    fn inputs(stamps: &[SourceStamp]) -> Vec<&SourceStamp> {
+        let mut v: Vec<&SourceStamp> = stamps.iter().filter(|st| st.input).collect();
+        v.sort_by(|x, y| (&x.root, &x.path).cmp(&(&y.root, &y.path)));
+        v
+    }
+    inputs(a) == inputs(b)
 }
 
 fn ref_names(s: &Session, key: &str) -> Vec<String> {

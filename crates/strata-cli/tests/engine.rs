@@ -75,6 +75,8 @@ fn leaf_edit_readme_edit_and_version_bump() {
     append(&b.join("app/README.md"), "\nmore words\n");
     let r = w.strata(&b, &["build"]).ok();
     assert_eq!(r.compiled(), Vec::<String>::new(), "{}", r.stderr);
+    // Nothing was built from a README: the layer saved before still describes the units.
+    assert!(r.stderr.contains("saved 0 layers"), "{}", r.stderr);
 
     // …also in a fresh clone restored from the store.
     let c = w.checkout("c");

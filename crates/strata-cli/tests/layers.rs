@@ -144,7 +144,11 @@ fn a_layer_never_goes_in_beside_units_of_another_build() {
     w.cargo(&a, &["build", "-p", "fx-util"]).ok();
     let r = w.strata(&a, &["build", "-v"]).ok();
     assert_eq!(run_fx(&a, "debug"), EXPECTED, "{}", r.stderr);
-    assert!(r.stderr.contains("units here are other builds"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("units here are other builds"),
+        "{}",
+        r.stderr
+    );
     // A clone with nothing of its own still gets every layer.
     let b = w.checkout("b");
     let r = w.strata(&b, &["build"]).ok();
