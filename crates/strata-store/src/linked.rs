@@ -12,6 +12,10 @@
 //! decompressing and re-hashing the blob, checked by size, mtime and mode before each use (a
 //! write in place changes the mtime), replaced when wrong, hashed by `verify`, and dropped by
 //! `gc` once no target dir links to it.
+//!
+//! A blob first saved from such a file is stored raw as that very file (`blobs/<xx>/<hex>.raw`
+//! hard-linked to it, beside its linked copy): the bytes are on disk once, in the target dir,
+//! and saving costs a hash and two links. It is compressed only on its way to a remote.
 
 use std::fs;
 use std::io;
@@ -39,8 +43,9 @@ pub(crate) struct LinkedFile {
     pub path: PathBuf,
     pub id: Option<ObjectId>,
     pub len: u64,
-    /// Hardlinks to it; 1 means no target dir uses it.
-    pub nlink: u64,
+    /// Some target dir links to it: it has more hardlinks than its own name and the raw blob
+    /// that may be the same file.
+    pub in_use: bool,
 }
 
 impl Store {
@@ -140,15 +145,48 @@ impl Store {
     ) -> Result<crate::PutBlob, StoreError> {
         let tmp = crate::store::tmp_guard_for(crate::store::tmp_name_in(&self.tmp_dir()));
         fs::hard_link(path, &tmp.path).map_err(io_at(path))?;
-        let put = self.put_file(&tmp.path)?;
-        let linked = self.linked_path(&put.id, mtime, executable);
-        let md = fs::symlink_metadata(&tmp.path).map_err(io_at(&tmp.path))?;
-        let have = fs::symlink_metadata(&linked)
-            .is_ok_and(|m| matches_copy(&m, put.size, mtime, executable));
-        if matches_copy(&md, put.size, mtime, executable) && !have {
+        let stat = || fs::symlink_metadata(&tmp.path).map_err(io_at(&tmp.path));
+        let before = stat()?;
+        if !matches_copy(&before, before.len(), mtime, executable) {
+            // Not the file the layer records (changed since the scan): stored as any file is.
+            return self.put_file(&tmp.path);
+        }
+        let file = fs::File::open(&tmp.path).map_err(io_at(&tmp.path))?;
+        let (id, size) = crate::store::hash_copy(file, &mut io::sink(), &tmp.path, |e| {
+            StoreError::io(path, e)
+        })?;
+        if !matches_copy(&stat()?, size, mtime, executable) {
+            return self.put_file(&tmp.path);
+        }
+        // A new blob is this very file, uncompressed: its bytes are on disk already (in the
+        // target dir), so storing them costs a link, neither a copy nor compression, and the
+        // store adds no bytes while the target dir keeps the file. Only files that rustc
+        // replaces come here, never ones written in place; `verify` hashes them like any blob.
+        let new = !self.has_blob(&id);
+        if new {
+            let blob = self.blob_path_as(&id, crate::BlobForm::Raw);
+            if let Some(dir) = blob.parent() {
+                fs::create_dir_all(dir).map_err(io_at(dir))?;
+            }
+            match fs::hard_link(&tmp.path, &blob) {
+                Ok(()) => {}
+                // Another writer stored it meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(StoreError::io(&blob, e)),
+            }
+        }
+        let linked = self.linked_path(&id, mtime, executable);
+        let have =
+            fs::symlink_metadata(&linked).is_ok_and(|m| matches_copy(&m, size, mtime, executable));
+        if !have {
             tmp.persist(&linked, false)?;
         }
-        Ok(put)
+        Ok(crate::PutBlob {
+            id,
+            size,
+            stored_bytes: if new { size } else { 0 },
+            new,
+        })
     }
 
     /// The linked copy of `id` with this mtime and mode, made (or made again, when something
@@ -217,11 +255,16 @@ impl Store {
                     continue;
                 }
                 let path = e.path();
+                let id = parse_name(&path).map(|(id, _, _)| id);
+                let is_blob = id.is_some_and(|id| {
+                    fs::symlink_metadata(self.blob_path_as(&id, crate::BlobForm::Raw))
+                        .is_ok_and(|b| b.ino() == md.ino() && b.dev() == md.dev())
+                });
                 out.push(LinkedFile {
-                    id: parse_name(&path).map(|(id, _, _)| id),
+                    id,
                     path,
                     len: md.len(),
-                    nlink: md.nlink(),
+                    in_use: md.nlink() > 1 + u64::from(is_blob),
                 });
             }
         }
@@ -410,6 +453,33 @@ mod tests {
             fs::metadata(&b).unwrap().ino(),
             fs::metadata(&file).unwrap().ino()
         );
+        // The new blob is that file too, uncompressed: saving it wrote no bytes.
+        let raw = store.blob_path_as(&put.id, crate::BlobForm::Raw);
+        assert_eq!(
+            fs::metadata(&raw).unwrap().ino(),
+            fs::metadata(&file).unwrap().ino()
+        );
+        assert!(!store.blob_path_as(&put.id, crate::BlobForm::Zstd).exists());
+        assert_eq!(store.read_blob(&put.id).unwrap(), b"rlib".repeat(5000));
+        // In use while a target dir links to it; not once only the store holds it.
+        let linked = |store: &Store| {
+            store
+                .scan_linked()
+                .unwrap()
+                .into_iter()
+                .find(|l| l.path == copy)
+                .unwrap()
+        };
+        assert!(linked(&store).in_use);
+        fs::remove_file(&file).unwrap();
+        fs::remove_file(&b).unwrap();
+        assert!(!linked(&store).in_use, "the raw blob is no user");
+        // Saved again (another build, same bytes): the blob is there, nothing new.
+        fs::write(&file, b"rlib".repeat(5000)).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+        filetime::set_file_times(&file, ft, ft).unwrap();
+        let again = store.put_file_as_linked(&file, t(100), false).unwrap();
+        assert!(!again.new);
         // Another mode than a linked copy has: stored, but not kept as a copy.
         let odd = dir.path().join("odd.rlib");
         fs::write(&odd, b"odd").unwrap();

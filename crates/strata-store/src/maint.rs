@@ -357,7 +357,7 @@ impl Store {
         Ok(StoreStats {
             linked_files: linked.len() as u64,
             linked_bytes: linked.iter().map(|l| l.len).sum(),
-            linked_in_use: linked.iter().filter(|l| l.nlink > 1).count() as u64,
+            linked_in_use: linked.iter().filter(|l| l.in_use).count() as u64,
             blobs: present.len() as u64,
             blob_bytes: blobs.iter().map(|b| b.obj.len).sum(),
             manifests: manifests.len() as u64,
@@ -738,7 +738,7 @@ impl Store {
         //    those of blobs that are gone. A checkout keeps its own link either way.
         for l in self.scan_linked()? {
             let blob_kept = l.id.is_some_and(|id| !unused(&id));
-            if l.nlink <= 1 || !blob_kept {
+            if !l.in_use || !blob_kept {
                 remove_file(&l.path)?;
                 if let Some(dir) = l.path.parent() {
                     let _ = fs::remove_dir(dir);

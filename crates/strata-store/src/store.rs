@@ -437,8 +437,16 @@ impl Store {
         input.read_to_end(&mut data).map_err(io_at(&blob))?;
         match form {
             BlobForm::Zstd => Ok(data),
-            // Raw blobs are incompressible: the fastest level is enough to make a frame.
-            BlobForm::Raw => zstd::bulk::compress(&data, 1).map_err(io_at(&blob)),
+            // A raw blob is either incompressible or a target dir's file kept as it is (an rlib
+            // or rmeta, see `put_file_as_linked`): compressed at the store's level for the wire.
+            BlobForm::Raw => {
+                let level = if self.level == RAW_LEVEL {
+                    1
+                } else {
+                    self.level
+                };
+                zstd::bulk::compress(&data, level).map_err(io_at(&blob))
+            }
         }
     }
 
@@ -1052,7 +1060,7 @@ fn copy_verified(
 }
 
 /// Copy `input` to its end into `out`, returning hash and size of the bytes.
-fn hash_copy(
+pub(crate) fn hash_copy(
     mut input: impl Read,
     out: &mut dyn Write,
     out_path: &Path,
