@@ -293,7 +293,7 @@ pub const SCENARIO_NOTES: [&str; 14] = [
      copies the cooked target in (`cp -a`, mtimes kept, as a Docker layer) and builds; sccache, \
      mbx and kache build with an empty cache dir; strata builds with an empty store, saving its \
      layers.",
-    "noop: the same build again in the same checkout.",
+    "noop: the same build again in the same checkout (the median of 5 back-to-back builds).",
     "fresh clone: a new copy at another path, new mtimes, no target dir, with the cache the first \
      build left: cargo-chef copies in the cooked layer of the same recipe and builds; sccache, \
      mbx and kache build with their warm cache dir (cargo compiles every unit, the tool answers \
