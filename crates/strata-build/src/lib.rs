@@ -97,6 +97,11 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         .as_deref()
         .map(|m| Used::from_messages(&session, m));
     summary.timing.cargo_ran(outcome.cargo_ms, used.as_ref());
+    rep.detail(&format!(
+        "cargo done ({} ms); {} units named",
+        outcome.cargo_ms,
+        used.as_ref().map_or(0, |u| u.deps.len() + u.local.len())
+    ));
     // Why cargo compiled: asked now, before this run's layers become "the previous build".
     let why = match &pre {
         Some(pre) if !summary.timing.compiled.is_empty() || !summary.timing.messages => {
@@ -131,6 +136,7 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
             &mut summary,
         );
     }
+    rep.detail("layers saved");
     print_summary(rep, &summary);
     let code = exit_code(outcome.status);
     if !strata_store::in_nix_build() {
@@ -145,6 +151,7 @@ pub fn run(cmd: &CargoCommand, opts: &Options, rep: &Reporter) -> i32 {
         if let Err(e) = record::append(session.store.root(), &rec) {
             rep.warn(&format!("could not record this run: {e}"));
         }
+        rep.detail("run recorded");
     }
     code
 }
