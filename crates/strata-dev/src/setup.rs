@@ -8,6 +8,7 @@ use std::sync::Arc;
 use strata_cargo::{CanonicalHome, HomeError};
 
 use crate::config::DevSettings;
+use crate::doctor::{self, Known, VersionCache};
 use crate::{DevError, LinkerChoice, Preference, shell_quote, target_env};
 
 /// Where the project is: its workspace root and the host triple of its toolchain.
@@ -123,6 +124,43 @@ impl Setup {
             }
         }
         Ok(out)
+    }
+}
+
+/// What a workspace read beside the doctor (`strata dev`'s restore) learned already, so that
+/// the doctor does not ask again.
+#[derive(Debug, Clone)]
+pub struct Read<'a> {
+    pub root: &'a Path,
+    pub host: &'a str,
+    /// What `cargo -V` answered.
+    pub cargo_v: &'a str,
+    /// `rustc --print sysroot`, when known.
+    pub sysroot: Option<&'a Path>,
+    /// Where tools' answers are kept between runs ([`VersionCache::STORE_CACHE`] in the store).
+    pub versions: PathBuf,
+}
+
+impl Setup {
+    /// Start the doctor on a thread of its own: with what `read` learned and the tools' kept
+    /// answers, else (nothing was read) for the place asked here, every tool asked. An error
+    /// when the place cannot be found (not a cargo project).
+    pub fn spawn_doctor(&self, read: Option<Read<'_>>) -> Result<doctor::Running, DevError> {
+        let (place, known, versions) = match read {
+            Some(r) => (
+                Place {
+                    root: r.root.to_path_buf(),
+                    host: r.host.to_string(),
+                },
+                Known {
+                    cargo_v: Some(r.cargo_v.to_string()),
+                    sysroot: r.sysroot.map(Path::to_path_buf),
+                },
+                VersionCache::in_dir(r.versions),
+            ),
+            None => (self.place()?.clone(), Known::default(), VersionCache::off()),
+        };
+        Ok(doctor::spawn(self.cwd.clone(), place, known, versions))
     }
 }
 
@@ -292,5 +330,41 @@ mod tests {
         let again = s.place().unwrap_err().to_string();
         assert_eq!(first, again);
         assert!(first.contains("cannot find the workspace root"), "{first}");
+    }
+
+    #[test]
+    fn the_doctor_uses_what_the_read_learned_else_needs_a_project() {
+        let here = tempfile::tempdir().unwrap();
+        let s = setup(here.path(), Linker::Default, None);
+        // Nothing read, not a cargo project: the place's error.
+        let e = s.spawn_doctor(None).unwrap_err().to_string();
+        assert!(e.contains("cannot find the workspace root"), "{e}");
+        // The root, host and cargo answer of the read are the doctor's, not asked again here.
+        let root = tempfile::tempdir().unwrap();
+        let nextest = root.path().join(".config/nextest.toml");
+        std::fs::create_dir_all(nextest.parent().unwrap()).unwrap();
+        std::fs::write(&nextest, crate::nextest::QUICK_PROFILE).unwrap();
+        let read = Read {
+            root: root.path(),
+            host: "x86_64-unknown-linux-gnu",
+            cargo_v: "cargo 1.95.0 (read beside)",
+            sysroot: None,
+            versions: root.path().join("tool-versions"),
+        };
+        let findings = s.spawn_doctor(Some(read)).unwrap().wait().unwrap();
+        let detail = |name: &str| {
+            findings
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| (f.status, f.detail.clone()))
+        };
+        assert_eq!(
+            detail("cargo"),
+            Some((doctor::Status::Ok, "cargo 1.95.0 (read beside)".into()))
+        );
+        assert_eq!(
+            detail("nextest quick profile"),
+            Some((doctor::Status::Ok, nextest.display().to_string()))
+        );
     }
 }

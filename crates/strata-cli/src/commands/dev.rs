@@ -1,16 +1,15 @@
 //! `strata dev`, `strata env` and `strata doctor`: the dev loop around plain cargo.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use strata_build::dev::{DEV_ENV, Prepared};
 use strata_build::{Options, Reporter, human_bytes};
 use strata_cargo::{CanonicalHome, CargoCommand, HomeError};
-use strata_dev::doctor::{self, Finding, Known, Status, VersionCache};
+use strata_dev::doctor::{self, Finding, Status, VersionCache};
 use strata_dev::nextest::InitOutcome;
-use strata_dev::setup::view_line;
-use strata_dev::{Linker, Place, Preference, Setup, shell_quote};
+use strata_dev::setup::{Read, view_line};
+use strata_dev::{Linker, Preference, Setup, shell_quote};
 
 use crate::{Cli, CliError};
 
@@ -137,26 +136,13 @@ pub fn run_dev(cli: &Cli, a: &DevArgs) -> Result<ExitCode, CliError> {
     // root, host and toolchain answers the restore read.
     let mut doctor = None;
     let mut start_doctor = |read: Option<Prepared<'_>>| {
-        let found = match read {
-            Some(p) => Ok((
-                Place {
-                    root: p.root.to_path_buf(),
-                    host: p.host.to_string(),
-                },
-                Known {
-                    cargo_v: Some(p.cargo_v.to_string()),
-                    sysroot: p.sysroot.map(Path::to_path_buf),
-                },
-                VersionCache::in_dir(p.store.cache_dir(VersionCache::STORE_CACHE)),
-            )),
-            None => s
-                .place()
-                .map(|p| (p.clone(), Known::default(), VersionCache::off())),
-        };
-        doctor =
-            Some(found.map(|(place, known, versions)| {
-                doctor::spawn(s.cwd.clone(), place, known, versions)
-            }));
+        doctor = Some(s.spawn_doctor(read.map(|p| Read {
+            root: p.root,
+            host: p.host,
+            cargo_v: p.cargo_v,
+            sysroot: p.sysroot,
+            versions: p.store.cache_dir(VersionCache::STORE_CACHE),
+        })));
     };
     let opts = Options {
         store: cli.store.clone(),
