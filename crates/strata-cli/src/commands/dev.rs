@@ -173,7 +173,7 @@ pub fn run_dev(cli: &Cli, a: &DevArgs) -> Result<ExitCode, CliError> {
             Err(e) => rep.warn(&format!("{e}; nothing restored")),
         }
     }
-    // Not a workspace: the error of finding its root and host.
+    // A doctor that could not start (not a cargo project) fails `strata dev`, after the restore.
     if let Some(d) = doctor {
         report_doctor(&rep, d.map_err(failed)?.wait());
     }
