@@ -54,8 +54,8 @@ pub struct Prepared<'a> {
     pub cargo_v: &'a str,
     /// `rustc --print sysroot`, when the toolchain read learned it.
     pub sysroot: Option<&'a Path>,
-    /// The store's directory.
-    pub store: &'a Path,
+    /// The store (its caches: [`strata_store::Store::cache_dir`]).
+    pub store: &'a strata_store::Store,
 }
 
 /// What `strata dev` restored.
@@ -89,7 +89,7 @@ pub fn restore(
         host: &s.toolchain.host,
         cargo_v: &s.toolchain.cargo_v,
         sysroot: s.toolchain.sysroot.as_deref(),
-        store: s.store.root(),
+        store: &s.store,
     }));
     let s = s?;
     rep.detail("workspace, toolchain and keys read");

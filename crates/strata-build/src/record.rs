@@ -165,18 +165,19 @@ pub fn append_capped(dir: &Path, rec: &RunRecord, keep: usize) -> Result<(), Rec
         .filter(|l| !l.is_empty())
         .collect();
     let skip = all.len().saturating_sub(keep.saturating_sub(1));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_at(dir))?;
+    let mut out = Vec::with_capacity(text.len() + line.len());
     for l in &all[skip..] {
-        tmp.write_all(l).map_err(io_at(dir))?;
-        tmp.write_all(b"\n").map_err(io_at(dir))?;
+        out.extend_from_slice(l);
+        out.push(b'\n');
     }
-    tmp.write_all(&line).map_err(io_at(dir))?;
-    tmp.as_file().sync_data().map_err(io_at(dir))?;
-    tmp.persist(&path).map_err(|e| RecordError::Io {
-        path: path.clone(),
-        source: e.error,
-    })?;
-    Ok(())
+    out.extend_from_slice(&line);
+    strata_fs::AtomicWrite::new()
+        .durable()
+        .write(&path, &out)
+        .map_err(|e| RecordError::Io {
+            path: e.path,
+            source: e.source,
+        })
 }
 
 /// The store's records, oldest first, and how many lines could not be read.

@@ -302,13 +302,7 @@ pub fn ensure_link(link: &Path) -> Result<(), HomeError> {
 
 /// Points our own `link` at the view: a new link beside it, then rename, so it is never missing.
 fn replace(link: &Path) -> io::Result<()> {
-    let name = link.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = link.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(VIEW, &tmp)?;
-    std::fs::rename(&tmp, link).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    strata_fs::replace_with(link, |tmp| std::os::unix::fs::symlink(VIEW, tmp)).map_err(|e| e.source)
 }
 
 /// `name (uid N)` from /etc/passwd, else `uid N`.

@@ -19,6 +19,11 @@ pub enum Status {
 }
 
 impl Status {
+    /// Broken or in conflict: what makes `strata doctor` fail. Missing tools are only advice.
+    pub fn is_problem(self) -> bool {
+        matches!(self, Status::Broken | Status::Conflict)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -68,6 +73,9 @@ pub struct VersionCache {
 }
 
 impl VersionCache {
+    /// The name of the cache's directory among the store's caches (`Store::cache_dir`).
+    pub const STORE_CACHE: &'static str = "tool-versions";
+
     /// Answers kept in `dir` (created when first needed).
     pub fn in_dir(dir: PathBuf) -> VersionCache {
         VersionCache { dir: Some(dir) }
@@ -619,6 +627,41 @@ pub fn check(
     Ok(out)
 }
 
+/// How many findings are problems ([`Status::is_problem`]).
+pub fn problems(findings: &[Finding]) -> usize {
+    findings.iter().filter(|f| f.status.is_problem()).count()
+}
+
+/// `strata doctor` in `cwd`: every tool asked now (no kept answers), for the workspace root when
+/// `cwd` is in a cargo project, else for `cwd`. Returns the root checked and the findings.
+pub fn check_now(cwd: &Path) -> Result<(PathBuf, Vec<Finding>), DevError> {
+    let root = crate::workspace_root(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+    let host = crate::host_triple(cwd)?;
+    let findings = check(cwd, &root, &host, &Known::default(), &VersionCache::off())?;
+    Ok((root, findings))
+}
+
+/// The doctor at work on a thread of its own ([`spawn`]).
+#[derive(Debug)]
+pub struct Running(std::thread::JoinHandle<Result<Vec<Finding>, DevError>>);
+
+impl Running {
+    /// The findings, once every check is done.
+    pub fn wait(self) -> Result<Vec<Finding>, DevError> {
+        self.0
+            .join()
+            .unwrap_or(Err(DevError::Panicked("the check")))
+    }
+}
+
+/// [`check`] on a thread of its own, beside other work (`strata dev`'s restore): the checks only
+/// wait for tools' answers.
+pub fn spawn(cwd: PathBuf, place: crate::Place, known: Known, versions: VersionCache) -> Running {
+    Running(std::thread::spawn(move || {
+        check(&cwd, &place.root, &place.host, &known, &versions)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Status, VersionCache, tool};
@@ -663,5 +706,81 @@ mod tests {
         let off = VersionCache::off();
         tool("tool", &bin, &["--version"], dir.path(), "fix", &off);
         assert_eq!(asked(&count), 3);
+    }
+
+    #[test]
+    fn the_doctor_on_its_thread_finds_a_wrapper_in_conflict_and_counts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/lib.rs"), "").unwrap();
+        std::fs::create_dir_all(root.join(".cargo")).unwrap();
+        std::fs::write(
+            root.join(".cargo/config.toml"),
+            "[build]\nrustc-wrapper = \"sccache\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(root.join(".config")).unwrap();
+        std::fs::write(
+            root.join(".config/nextest.toml"),
+            crate::nextest::QUICK_PROFILE,
+        )
+        .unwrap();
+        let place = crate::Place::find(root).unwrap();
+        let findings = super::spawn(
+            root.to_path_buf(),
+            place,
+            super::Known::default(),
+            VersionCache::off(),
+        )
+        .wait()
+        .unwrap();
+        let find = |name: &str| {
+            findings
+                .iter()
+                .filter(|f| f.name == name)
+                .map(|f| f.status)
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            find("nextest quick profile") == [Status::Ok],
+            "{findings:?}"
+        );
+        let wrapper = findings
+            .iter()
+            .find(|f| f.name == "rustc wrapper" && f.detail.contains("build.rustc-wrapper"))
+            .expect("the config's wrapper is found");
+        assert_eq!(wrapper.status, Status::Conflict);
+        assert!(
+            wrapper
+                .fix
+                .as_deref()
+                .is_some_and(|f| f.starts_with("remove the line from"))
+        );
+        assert!(super::problems(&findings) >= 1);
+    }
+
+    #[test]
+    fn only_broken_and_conflicting_findings_are_problems() {
+        let f = |status| super::Finding {
+            name: "x".into(),
+            status,
+            detail: String::new(),
+            fix: None,
+        };
+        let all = [
+            f(Status::Ok),
+            f(Status::Missing),
+            f(Status::Conflict),
+            f(Status::Broken),
+            f(Status::Missing),
+        ];
+        assert_eq!(super::problems(&all), 2);
+        assert_eq!(super::problems(&all[..2]), 0);
     }
 }

@@ -5,11 +5,13 @@ pub mod config;
 pub mod doctor;
 pub mod linker;
 pub mod nextest;
+pub mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use linker::{Linker, LinkerChoice, Preference};
+pub use setup::{Place, Setup};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevError {
@@ -38,6 +40,12 @@ pub enum DevError {
     Workspace(#[from] strata_workspace::WorkspaceError),
     #[error(transparent)]
     Toolchain(#[from] strata_cargo::ToolchainError),
+    /// Work on a thread of its own panicked (what it was doing).
+    #[error("{0} panicked")]
+    Panicked(&'static str),
+    /// An error found once and kept, told again to the next caller that needs the same answer.
+    #[error(transparent)]
+    Again(std::sync::Arc<DevError>),
 }
 
 impl From<strata_fs::WriteError> for DevError {

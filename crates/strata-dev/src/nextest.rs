@@ -22,6 +22,11 @@ pub enum InitOutcome {
     },
 }
 
+/// [`init`] at the root of the workspace that `cwd` is in.
+pub fn init_in(cwd: &Path) -> Result<InitOutcome, DevError> {
+    init(&crate::workspace_root(cwd)?)
+}
+
 pub fn init(root: &Path) -> Result<InitOutcome, DevError> {
     let path = root.join(".config").join("nextest.toml");
     match std::fs::read_to_string(&path) {

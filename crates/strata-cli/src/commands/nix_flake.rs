@@ -3,10 +3,9 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use strata_skeleton::Skeleton;
-use strata_workspace::Workspace;
+use strata_workspace::{MetadataRun, Workspace, WorkspaceError};
 
 /// Writes the skeleton of the workspace in `cwd` into `out` ([`Skeleton::write_rooted`]).
 pub fn write_skeleton(cwd: &Path, out: &Path, metadata_args: &[String]) -> Result<usize, String> {
@@ -34,53 +33,49 @@ pub fn init(opts: &InitOptions) -> Result<PathBuf, String> {
             path.display()
         ));
     }
-    let (pname, root) = project_name(&opts.dir)?;
-    if !root.join("Cargo.lock").is_file() {
-        return Err(format!(
-            "{}: missing; the Nix library vendors dependencies from it (run `cargo generate-lockfile`)",
-            root.join("Cargo.lock").display()
-        ));
-    }
-    let text = flake_text(&pname, &opts.strata_url, &opts.system);
-    let tmp = opts.dir.join(".flake.nix.strata-tmp");
-    std::fs::write(&tmp, text).map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+    let ws = workspace(&opts.dir)?;
+    let text = flake_text(&pname(&ws), &opts.strata_url, &opts.system);
+    strata_fs::write_atomic(&path, text).map_err(|e| e.to_string())?;
     Ok(path)
 }
 
-/// The root package's name (a virtual workspace: the root directory's name) and the root.
-fn project_name(dir: &Path) -> Result<(String, PathBuf), String> {
-    let out = Command::new(strata_cargo::cargo_bin())
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("could not run `cargo metadata`: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "`cargo metadata` failed in {}:\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("could not parse `cargo metadata` output: {e}"))?;
-    let root = PathBuf::from(v["workspace_root"].as_str().unwrap_or_default());
-    let root_manifest = root.join("Cargo.toml");
-    let name = v["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(root_manifest.as_path()))
-        .and_then(|p| p["name"].as_str())
-        .map(str::to_string)
-        .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+/// The workspace in `dir`, its own packages only (`--no-deps`: the flake needs the root
+/// package's name, not the dependency graph, so no registry is read).
+fn workspace(dir: &Path) -> Result<Workspace, String> {
+    let cargo = strata_cargo::cargo_bin();
+    let run = MetadataRun {
+        cargo: &cargo,
+        cwd: dir,
+        args: &[],
+        envs: &[],
+    };
+    run.output(true)
+        .and_then(|bytes| Workspace::from_output(&bytes))
+        .map_err(|e| match e {
+            WorkspaceError::NoLock { path } => format!(
+                "{}: missing; the Nix library vendors dependencies from it (run `cargo generate-lockfile`)",
+                path.display()
+            ),
+            e => e.to_string(),
+        })
+}
+
+/// The root package's name (a virtual workspace: the root directory's name), as a Nix string
+/// literal may carry it: no quotes, no `${`.
+fn pname(ws: &Workspace) -> String {
+    let name = ws
+        .metadata
+        .root_package()
+        .map(|p| p.name.to_string())
+        .or_else(|| {
+            ws.root
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "workspace".to_string());
-    // A Nix string literal must not carry quotes or `${`.
-    let name: String = name
-        .chars()
+    name.chars()
         .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-        .collect();
-    Ok((name, root))
+        .collect()
 }
 
 fn flake_text(pname: &str, strata_url: &str, system: &str) -> String {
@@ -157,5 +152,72 @@ mod tests {
         ] {
             assert!(t.contains(needle), "{needle} missing from\n{t}");
         }
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn package(dir: &Path, name: &str) {
+        write(
+            &dir.join("Cargo.toml"),
+            &format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        );
+        write(&dir.join("src/lib.rs"), "");
+    }
+
+    #[test]
+    fn the_flake_is_named_after_the_root_package_else_the_root_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("my-ws");
+        package(&root, "fx-app");
+        write(&root.join("Cargo.lock"), "version = 4\n");
+        assert_eq!(pname(&workspace(&root).unwrap()), "fx-app");
+
+        // A virtual workspace: the root directory's name, less what a Nix string must not hold.
+        let virt = dir.path().join("odd${dir}\"name");
+        write(
+            &virt.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"member\"]\nresolver = \"2\"\n",
+        );
+        package(&virt.join("member"), "member");
+        write(&virt.join("Cargo.lock"), "version = 4\n");
+        assert_eq!(pname(&workspace(&virt).unwrap()), "odddirname");
+    }
+
+    #[test]
+    fn init_needs_a_lock_and_writes_the_flake_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        package(&root, "fx-app");
+        let opts = InitOptions {
+            dir: root.clone(),
+            strata_url: "git+https://example.invalid/strata".into(),
+            system: "x86_64-linux".into(),
+            force: false,
+        };
+        let e = init(&opts).unwrap_err();
+        assert!(e.ends_with("Cargo.lock: missing; the Nix library vendors dependencies from it (run `cargo generate-lockfile`)"), "{e}");
+        assert!(!root.join("flake.nix").exists());
+        write(&root.join("Cargo.lock"), "version = 4\n");
+        let path = init(&opts).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("pname = \"fx-app\"")
+        );
+        // Only the flake: no temporary file left beside it.
+        let mut names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["Cargo.lock", "Cargo.toml", "flake.nix", "src"]);
+        let again = init(&opts).unwrap_err();
+        assert!(
+            again.ends_with("flake.nix: already exists; pass --force to overwrite it"),
+            "{again}"
+        );
     }
 }

@@ -34,17 +34,7 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> Result<ExitCode, CliError> {
     let remote_html = remote_section();
     let page = page(&runs, &store_html, &remote_html, super::stats::now_secs());
     // Written whole, then renamed: a reader never sees half a page.
-    let dir = match a.output.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let write = || -> std::io::Result<()> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-        std::io::Write::write_all(&mut tmp, page.as_bytes())?;
-        tmp.persist(&a.output).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write().map_err(|e| CliError::failed(format!("cannot write {}: {e}", a.output.display())))?;
+    strata_fs::write_atomic(&a.output, page).map_err(|e| CliError::failed(e.to_string()))?;
     eprintln!(
         "{:>12} wrote {} ({} runs)",
         "Strata",
