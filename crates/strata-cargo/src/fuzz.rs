@@ -8,28 +8,9 @@ use std::path::PathBuf;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use strata_proptest::check;
 
 use crate::messages::{Line, package_name, parse_line};
-
-fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let config = Config {
-        cases,
-        // Failures found here are kept as named regression tests instead.
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
-        panic!("{e}");
-    }
-}
 
 #[test]
 fn any_line_reads_without_panics() {

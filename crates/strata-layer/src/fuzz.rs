@@ -9,31 +9,12 @@ use std::path::PathBuf;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use strata_proptest::check;
 use strata_store::{Entry, EntryKind, FileTime, ObjectId};
 
 use crate::depinfo::{parse_encoded_dep_info, rerun_if_changed};
 use crate::path::{Group, classify, linkable, split_hash, unit_package, unlinked_before_relink};
 use crate::scan::ScannedFile;
-
-fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let config = Config {
-        cases,
-        // Failures found here are kept as named regression tests instead.
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
-        panic!("{e}");
-    }
-}
 
 /// One dep-info entry: type (0 package-relative, 1 target-relative), path bytes, and from
 /// version 1 on an optional checksum (size, hex).

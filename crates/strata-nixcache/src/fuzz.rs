@@ -11,57 +11,11 @@ use std::path::Path;
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use strata_proptest::{check, check_scaled, fast_tempdir, mutate};
 
 use crate::{
     Error, NarInfo, PublicKey, SecretKey, StorePath, dump_nar, nix_base32, nix_base32_decode,
 };
-
-fn check_scaled<S: Strategy>(
-    divisor: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) where
-    S::Value: std::fmt::Debug,
-{
-    let cases: u32 = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let config = Config {
-        cases: (cases / divisor).max(1),
-        // Failures found here are kept as named regression tests instead.
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
-        panic!("{e}");
-    }
-}
-
-fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    check_scaled(1, strategy, test)
-}
-
-fn mutate(data: &[u8], how: u8, at: usize, byte: u8) -> Vec<u8> {
-    let mut d = data.to_vec();
-    if d.is_empty() {
-        return vec![byte];
-    }
-    let i = at % d.len();
-    match how % 4 {
-        0 => d.truncate(i),
-        1 => d[i] ^= byte | 1,
-        2 => d.insert(i, byte),
-        _ => {
-            d.drain(i..(i + 1 + usize::from(byte) % 8).min(d.len()));
-        }
-    }
-    d
-}
 
 // ---------------------------------------------------------------- store paths and narinfo
 
@@ -351,17 +305,6 @@ fn has_non_utf8(node: &Node) -> bool {
             .iter()
             .any(|(name, child)| std::str::from_utf8(name).is_err() || has_non_utf8(child)),
     }
-}
-
-/// A temp dir in memory (`/dev/shm`) where there is one.
-fn fast_tempdir() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(d) = tempfile::tempdir_in(shm)
-    {
-        return d;
-    }
-    tempfile::tempdir().unwrap()
 }
 
 /// Every tree serializes without a panic, to the bytes `nix-store --dump` writes (checked on a

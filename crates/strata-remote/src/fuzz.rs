@@ -14,72 +14,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config as RunnerConfig, TestRunner};
+use strata_proptest::{check, check_scaled, fast_tempdir, mutate};
 use strata_store::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, ObjectId, Store};
 
 use crate::config::Config;
 use crate::sign::{self, PublicKey, SecretKey, Verdict};
 use crate::spec::RemoteSpec;
 use crate::{RemoteEntry, RemoteError, Remotes};
-
-fn check_scaled<S: Strategy>(
-    divisor: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) where
-    S::Value: std::fmt::Debug,
-{
-    let cases: u32 = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let config = RunnerConfig {
-        cases: (cases / divisor).max(1),
-        // Failures found here are kept as named regression tests instead.
-        failure_persistence: None,
-        ..RunnerConfig::default()
-    };
-    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
-        panic!("{e}");
-    }
-}
-
-fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    check_scaled(1, strategy, test)
-}
-
-/// A temp dir in memory (`/dev/shm`) where there is one: the store fsyncs what it writes, which
-/// on a busy disk costs more than the rest of a case, and these properties are about parsing.
-fn fast_tempdir() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(d) = tempfile::tempdir_in(shm)
-    {
-        return d;
-    }
-    tempfile::tempdir().unwrap()
-}
-
-/// Cut, flip, insert or delete bytes.
-fn mutate(data: &[u8], how: u8, at: usize, byte: u8) -> Vec<u8> {
-    let mut d = data.to_vec();
-    if d.is_empty() {
-        return vec![byte];
-    }
-    let i = at % d.len();
-    match how % 4 {
-        0 => d.truncate(i),
-        1 => d[i] ^= byte | 1,
-        2 => d.insert(i, byte),
-        _ => {
-            d.drain(i..(i + 1 + usize::from(byte) % 8).min(d.len()));
-        }
-    }
-    d
-}
 
 // ---------------------------------------------------------------- remote URLs
 

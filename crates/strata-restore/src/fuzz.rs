@@ -10,44 +10,11 @@ use std::path::Path;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use strata_proptest::{check_scaled, fast_tempdir};
 use strata_store::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, ObjectId, Store};
 
 use crate::restore_layer;
 use crate::unit::{commits_unit, fingerprint_dir};
-
-fn check_scaled<S: Strategy>(
-    divisor: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) where
-    S::Value: std::fmt::Debug,
-{
-    let cases: u32 = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let config = Config {
-        cases: (cases / divisor).max(1),
-        // Failures found here are kept as named regression tests instead.
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
-        panic!("{e}");
-    }
-}
-
-/// A temp dir in memory (`/dev/shm`) where there is one: the store fsyncs what it writes.
-fn fast_tempdir() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(d) = tempfile::tempdir_in(shm)
-    {
-        return d;
-    }
-    tempfile::tempdir().unwrap()
-}
 
 const CONTENTS: [&[u8]; 3] = [b"", b"fingerprint hash", b"a compiled rlib, more or less"];
 

@@ -9,29 +9,10 @@ use std::path::Path;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use strata_proptest::check;
 
 use crate::launder;
 use crate::manifest::{inherits_version, mask_lock, mask_manifest, parse_toml, uses_inheritance};
-
-fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    let config = Config {
-        cases,
-        // Failures found here are kept as named regression tests instead.
-        failure_persistence: None,
-        ..Config::default()
-    };
-    if let Err(e) = TestRunner::new(config).run(&strategy, test) {
-        panic!("{e}");
-    }
-}
 
 /// Lines of a Cargo.toml or Cargo.lock: its tables and keys with values of every type.
 fn manifest_text() -> impl Strategy<Value = Vec<u8>> {

@@ -11,61 +11,11 @@ use std::path::Path;
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use strata_proptest::{check, check_scaled, fast_tempdir, mutate};
 
 use crate::manifest::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, SourceStamp};
 use crate::store::{check_ref_name, parse_ref};
 use crate::{ObjectId, Store, StoreError, parse_size};
-
-pub(crate) fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
-    Config {
-        cases,
-        // Failures found here are kept as named regression tests instead.
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
-
-/// A temp dir in memory (`/dev/shm`) where there is one: the store fsyncs what it writes, which
-/// on a busy disk costs more than the rest of a case, and these properties are about parsing.
-fn fast_tempdir() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(d) = tempfile::tempdir_in(shm)
-    {
-        return d;
-    }
-    tempfile::tempdir().unwrap()
-}
-
-/// Run `test` on `PROPTEST_CASES` values of `strategy`; a failure panics with the minimal input.
-fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
-where
-    S::Value: std::fmt::Debug,
-{
-    check_scaled(1, strategy, test)
-}
-
-/// [`check`] with a tenth (`divisor`) of the cases, for properties that fsync per case (what
-/// the store writes, it syncs) or build a tree on disk.
-fn check_scaled<S: Strategy>(
-    divisor: u32,
-    strategy: S,
-    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
-) where
-    S::Value: std::fmt::Debug,
-{
-    let mut cfg = config();
-    cfg.cases = (cfg.cases / divisor).max(1);
-    let mut runner = TestRunner::new(cfg);
-    if let Err(e) = runner.run(&strategy, test) {
-        panic!("{e}");
-    }
-}
 
 /// Byte strings biased towards what parsers meet: JSON, hex, separators, non-UTF-8.
 fn bytes() -> impl Strategy<Value = Vec<u8>> {
@@ -75,24 +25,6 @@ fn bytes() -> impl Strategy<Value = Vec<u8>> {
         1 => "[0-9a-f]{60,68}\n?".prop_map(String::into_bytes),
         1 => "[{}\\[\\]\":,0-9a-z ]{0,80}".prop_map(String::into_bytes),
     ]
-}
-
-/// Apply one corruption to `data`: truncate, flip a byte, insert or delete bytes.
-fn mutate(data: &[u8], how: u8, at: usize, byte: u8) -> Vec<u8> {
-    let mut d = data.to_vec();
-    if d.is_empty() {
-        return vec![byte];
-    }
-    let i = at % d.len();
-    match how % 4 {
-        0 => d.truncate(i),
-        1 => d[i] ^= byte | 1,
-        2 => d.insert(i, byte),
-        _ => {
-            d.drain(i..(i + 1 + usize::from(byte) % 8).min(d.len()));
-        }
-    }
-    d
 }
 
 // ---------------------------------------------------------------- manifests
