@@ -40,7 +40,7 @@ pub fn before(s: &Session, opts: &Options, rep: &Reporter, summary: &mut Summary
             return None;
         }
     };
-    let hashed = strata_layer::hash_sources(files);
+    let hashed = strata_layer::hash_sources_cached(files, &hashes_path(s));
     let sources = sources_part(&hashed, &filter);
     let local = s.ws.local_names();
     // Only the local packages' own units are read here (not the whole target dir).
@@ -246,7 +246,8 @@ fn save(
     // Sources again: a file edited while cargo ran may not match what was compiled, so it gets
     // no stamp and counts as changed at the next restore.
     let referenced = strata_layer::referenced_files(&s.ws, scan);
-    let hashed = strata_layer::hash_sources(strata_workspace::source_files(&s.ws)?);
+    let hashed =
+        strata_layer::hash_sources_cached(strata_workspace::source_files(&s.ws)?, &hashes_path(s));
     let before: HashMap<(&str, &str), &SourceStamp> = pre
         .stamps
         .iter()
@@ -403,6 +404,11 @@ fn read_last(s: &Session) -> Option<ObjectId> {
 
 fn write_last(s: &Session, id: &ObjectId) -> Result<(), strata_fs::WriteError> {
     strata_fs::write_atomic(&last_path(s), format!("{}\n", id.to_hex()))
+}
+
+/// The sources' content hashes from the last run in this build dir, by file identity.
+fn hashes_path(s: &Session) -> std::path::PathBuf {
+    s.state_dir().join("source-hashes.json")
 }
 
 /// Present from just before a crate layer's restore into this build dir until its sources are

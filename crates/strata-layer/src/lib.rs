@@ -26,7 +26,7 @@ pub use prune::prune_local_units;
 pub use save::{SaveStats, save_entries};
 pub use scan::{ScannedFile, TargetScan, scan, scan_package_units};
 pub use session::newest_sessions;
-pub use stamp::{hash_file, hash_sources, mtime_of, stamp_sources};
+pub use stamp::{hash_file, hash_sources, hash_sources_cached, mtime_of, stamp_sources};
 pub use units::{UnitId, unit_of, unknown_layout};
 
 use std::path::PathBuf;
