@@ -2,12 +2,57 @@
 //! local store (then the local path proceeds as on a hit); after a successful build, the
 //! session's layers are pushed. Remote problems are warnings, never a failed build.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use indicatif::ProgressBar;
 use strata_store::{ObjectId, Store};
 
 use crate::report::{Reporter, human_bytes};
 use crate::session::Session;
+
+/// A pull's or push's transfer drawn as the reporter's bar (so hidden with `-q` or when stderr
+/// is not a terminal): one bar per transfer, made when its size is known.
+struct Bar<'a> {
+    rep: &'a Reporter,
+    what: &'static str,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl<'a> Bar<'a> {
+    fn new(rep: &'a Reporter, what: &'static str) -> Self {
+        Bar {
+            rep,
+            what,
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<ProgressBar>> {
+        // A bar is only drawn: one left behind by a panic is still fine to use.
+        self.bar.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl strata_remote::Progress for Bar<'_> {
+    fn start(&self, total_bytes: u64) {
+        let new = self.rep.rate_bar(total_bytes, self.what);
+        if let Some(old) = self.slot().replace(new) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(bar) = self.slot().as_ref() {
+            bar.inc(bytes);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.slot().take() {
+            bar.finish_and_clear();
+        }
+    }
+}
 
 /// The store again, shareable with the transfer threads.
 fn shared_store(s: &Session, rep: &Reporter) -> Option<Arc<Store>> {
@@ -30,7 +75,7 @@ fn warn_all(rep: &Reporter, errors: Vec<strata_remote::RemoteError>, then: &str)
 pub fn pull(s: &Session, name: &str, rep: &Reporter) -> Option<ObjectId> {
     let remotes = s.remotes.as_ref()?;
     let store = shared_store(s, rep)?;
-    let (found, errors) = remotes.pull_ref(&store, name);
+    let (found, errors) = remotes.pull_ref(&store, name, &Bar::new(rep, "Pulling"));
     warn_all(rep, errors, "building without it");
     let (id, t) = found?;
     rep.status(
@@ -76,8 +121,9 @@ pub fn push(s: &Session, names: &[String], rep: &Reporter, saved_new: bool) {
     unique.sort();
     unique.dedup();
     let (mut blobs, mut bytes) = (0, 0);
+    let bar = Bar::new(rep, "Pushing");
     for name in unique {
-        let (t, errors) = remotes.push_ref(&store, name);
+        let (t, errors) = remotes.push_ref(&store, name, &bar);
         warn_all(
             rep,
             errors,

@@ -44,13 +44,23 @@ impl Reporter {
 
     /// A byte-counting progress bar; hidden when stderr is not a terminal or with `-q`.
     pub fn bar(&self, total: u64, what: &str) -> ProgressBar {
+        self.styled_bar(total, what, "{msg}")
+    }
+
+    /// [`Reporter::bar`] with the rate at the end, for transfers to and from a remote, where
+    /// the network sets the pace.
+    pub fn rate_bar(&self, total: u64, what: &str) -> ProgressBar {
+        self.styled_bar(total, what, "{bytes_per_sec}")
+    }
+
+    fn styled_bar(&self, total: u64, what: &str, tail: &str) -> ProgressBar {
         if !self.bars || total == 0 {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(total);
-        let style = ProgressStyle::with_template(
-            "{prefix:>12.cyan.bold} [{bar:30}] {bytes}/{total_bytes} {msg}",
-        )
+        let style = ProgressStyle::with_template(&format!(
+            "{{prefix:>12.cyan.bold}} [{{bar:30}}] {{bytes}}/{{total_bytes}} {tail}"
+        ))
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);

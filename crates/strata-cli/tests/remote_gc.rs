@@ -35,7 +35,7 @@ fn client(m: &Machine, trusted: &str) -> Remotes {
     let mut env: HashMap<String, String> = m.env.iter().cloned().collect();
     env.insert("STRATA_TRUSTED_KEYS".into(), trusted.into());
     let cfg = Config::load_with(&|k: &str| env.get(k).cloned()).expect("config");
-    Remotes::new(&cfg, false).expect("remotes")
+    Remotes::new(&cfg).expect("remotes")
 }
 
 fn random(seed: &str, len: usize) -> Vec<u8> {
@@ -85,7 +85,7 @@ fn push_synthetic(
     let id = store.put_manifest(&m).expect("put manifest");
     let name = format!("deps/{key}/build");
     store.set_ref(&name, &id).expect("set ref");
-    let (t, errors) = remotes.push_ref(store, &name);
+    let (t, errors) = remotes.push_ref(store, &name, &strata_remote::NoProgress);
     assert!(errors.is_empty(), "push {name}: {errors:?}");
     assert!(t.blobs > 0, "push {name} sent nothing");
     (id, name)
@@ -106,7 +106,7 @@ fn assert_whole(remotes: &Remotes) -> strata_remote::VerifyReport {
 fn pulls(remotes: &Remotes, w: &World, name: &str) -> bool {
     let dir = tempfile::tempdir_in(w.dir.path()).unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let (found, errors) = remotes.pull_ref(&store, name);
+    let (found, errors) = remotes.pull_ref(&store, name, &strata_remote::NoProgress);
     assert!(
         errors.is_empty() || found.is_none(),
         "pull {name}: {errors:?}"

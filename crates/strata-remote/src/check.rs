@@ -283,13 +283,13 @@ mod tests {
             signing_key: Some(key),
             ..Config::default()
         };
-        let remotes = Remotes::new(&cfg, false).unwrap();
+        let remotes = Remotes::new(&cfg).unwrap();
         let a = layer(&store, "ka", &[b"alpha content", b"shared content"]);
         let b = layer(&store, "kb", &[b"beta content", b"shared content"]);
         store.set_ref("crates/ka/build", &a).unwrap();
         store.set_ref("projects/p/last", &b).unwrap();
         for name in ["crates/ka/build", "projects/p/last"] {
-            let (_, errors) = remotes.push_ref(&store, name);
+            let (_, errors) = remotes.push_ref(&store, name, &crate::NoProgress);
             assert!(errors.is_empty(), "{errors:?}");
         }
 

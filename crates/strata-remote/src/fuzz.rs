@@ -408,7 +408,7 @@ fn pulled_objects_are_verified_or_refused_cleanly() {
         signing_key_path: None,
         ..Config::default()
     };
-    let remotes = Remotes::new(&cfg, false).unwrap();
+    let remotes = Remotes::new(&cfg).unwrap();
     let case = std::cell::Cell::new(0u32);
     check_scaled(4, served(), |s| {
         case.set(case.get() + 1);
@@ -488,7 +488,7 @@ fn pulled_objects_are_verified_or_refused_cleanly() {
             put(&remote_dir, k, v);
         }
 
-        let (got, errors) = remotes.pull_ref(&store, name);
+        let (got, errors) = remotes.pull_ref(&store, name, &crate::NoProgress);
         match got {
             Some((pulled, _)) => {
                 // Only a layer signed by the trusted key, complete and intact, gets in.

@@ -17,6 +17,9 @@
 //! against the trusted keys before anything else is fetched), the manifest (re-hashed), the
 //! missing blobs (each re-hashed before it is stored), then the manifest goes into the local
 //! store and the local ref is set.
+//!
+//! The library never prints: a pull or push reports how far its blobs have come through a
+//! [`Progress`] the caller passes, and the caller decides whether that is a bar.
 
 mod backend;
 pub mod check;
@@ -27,6 +30,7 @@ mod fuzz;
 mod gc;
 mod limits;
 pub mod policy;
+mod progress;
 pub mod sign;
 pub mod spec;
 
@@ -39,6 +43,7 @@ pub use config::{Config, RemoteEntry, Timeouts};
 pub use error::RemoteError;
 pub use gc::{DropReason, DroppedLayer, GcOptions, GcReport, Usage, VerifyReport};
 pub use policy::{Publish, PublishMode, PublishPolicy};
+pub use progress::{NoProgress, Progress};
 pub use spec::{Backend, RemoteSpec};
 
 use std::io::Read;
@@ -48,6 +53,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures::StreamExt;
 use strata_store::{Manifest, ObjectId, Store};
 
+use crate::progress::Transferring;
 use crate::sign::{PublicKey, SecretKey, Verdict};
 
 /// Transfers in flight per remote.
@@ -128,7 +134,6 @@ pub struct Remotes {
     signer: Option<SecretKey>,
     publish: Publish,
     rt: tokio::runtime::Runtime,
-    progress: bool,
 }
 
 impl std::fmt::Debug for Remotes {
@@ -177,7 +182,7 @@ fn check_key(remote: &Remote, name: &str, id: &ObjectId, m: &Manifest) -> Result
 impl Remotes {
     /// Set up every configured remote. Fails only on a remote that cannot even be built from
     /// its URL (bad configuration); unreachable remotes fail later, one warning each.
-    pub fn new(cfg: &Config, progress: bool) -> Result<Remotes, RemoteError> {
+    pub fn new(cfg: &Config) -> Result<Remotes, RemoteError> {
         // Few threads: decompressing and hashing is bound by the cores, and every thread that
         // allocates may get its own malloc arena (64 MiB of address space each with glibc), so
         // a pull of 16 blobs on 16 blocking threads came close to 1 GiB of address space.
@@ -205,7 +210,6 @@ impl Remotes {
             signer: cfg.signing_key.clone(),
             publish: cfg.publish.clone(),
             rt,
-            progress,
         })
     }
 
@@ -244,18 +248,20 @@ impl Remotes {
 
     /// Pull ref `name` into `store` from the first remote (in order) that has it. Returns the
     /// manifest id if one was pulled, and every problem met on the way (a failed remote is
-    /// reported once, then skipped for the rest of this command).
+    /// reported once, then skipped for the rest of this command). The blobs' transfer is
+    /// reported to `progress`.
     pub fn pull_ref(
         &self,
         store: &Arc<Store>,
         name: &str,
+        progress: &dyn Progress,
     ) -> (Option<(ObjectId, Transfer)>, Vec<RemoteError>) {
         let mut errors = Vec::new();
         for r in &self.remotes {
             if r.is_failed() {
                 continue;
             }
-            match self.rt.block_on(self.pull_one(r, store, name)) {
+            match self.rt.block_on(self.pull_one(r, store, name, progress)) {
                 Ok(Some(found)) => return (Some(found), errors),
                 Ok(None) => {}
                 Err(e) => {
@@ -272,6 +278,7 @@ impl Remotes {
         r: &Remote,
         store: &Arc<Store>,
         name: &str,
+        progress: &dyn Progress,
     ) -> Result<Option<(ObjectId, Transfer)>, RemoteError> {
         let Some(bytes) = r.objects.get_limited(&ref_key(name), MAX_REF).await? else {
             return Ok(None);
@@ -361,7 +368,7 @@ impl Remotes {
             .filter(|(b, _)| !store.has_blob(b))
             .collect();
         let total: u64 = missing.iter().map(|(_, s)| s).sum();
-        let bar = self.bar(total, "Pulling");
+        let transferring = Transferring::start(progress, total);
         let mut stats = Transfer {
             skipped: m.blob_ids().len() - missing.len(),
             ..Transfer::default()
@@ -412,7 +419,7 @@ impl Remotes {
                 Ok(size) => {
                     stats.blobs += 1;
                     stats.bytes += size;
-                    bar.inc(size);
+                    progress.advance(size);
                 }
                 Err(e) => {
                     // The layer is refused either way: the transfers still in flight are
@@ -423,7 +430,7 @@ impl Remotes {
             }
         }
         drop(results);
-        bar.finish_and_clear();
+        drop(transferring);
         if let Some(e) = first_err {
             return Err(e);
         }
@@ -433,8 +440,14 @@ impl Remotes {
     }
 
     /// Push local ref `name` (its layer, then the ref) to every remote that takes pushes.
-    /// Returns what was sent (summed over remotes) and every problem met.
-    pub fn push_ref(&self, store: &Arc<Store>, name: &str) -> (Transfer, Vec<RemoteError>) {
+    /// Returns what was sent (summed over remotes) and every problem met. Each remote's blob
+    /// transfer is reported to `progress`.
+    pub fn push_ref(
+        &self,
+        store: &Arc<Store>,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> (Transfer, Vec<RemoteError>) {
         let mut total = Transfer::default();
         let mut errors = Vec::new();
         if !self.publish.push {
@@ -446,7 +459,10 @@ impl Remotes {
             Err(e) => return (total, vec![e.into()]),
         };
         for r in self.remotes.iter().filter(|r| r.push && !r.is_failed()) {
-            match self.rt.block_on(self.push_one(r, store, name, &id)) {
+            match self
+                .rt
+                .block_on(self.push_one(r, store, name, &id, progress))
+            {
                 Ok(t) => {
                     total.blobs += t.blobs;
                     total.bytes += t.bytes;
@@ -467,6 +483,7 @@ impl Remotes {
         store: &Arc<Store>,
         name: &str,
         id: &ObjectId,
+        progress: &dyn Progress,
     ) -> Result<Transfer, RemoteError> {
         let rkey = ref_key(name);
         if let Some(cur) = r.objects.get_limited(&rkey, MAX_REF).await?
@@ -496,7 +513,7 @@ impl Remotes {
                     _ => None,
                 })
                 .collect();
-            let bar = self.bar(sizes.values().sum(), "Pushing");
+            let transferring = Transferring::start(progress, sizes.values().sum());
             let mut results = futures::stream::iter(sizes.into_iter().map(|(blob, size)| {
                 let objects = r.objects.clone();
                 let store = Arc::clone(store);
@@ -527,14 +544,15 @@ impl Remotes {
                             stats.blobs += 1;
                             stats.bytes += size;
                         }
-                        bar.inc(size);
+                        progress.advance(size);
                     }
                     Err(e) => {
                         first_err.get_or_insert(e);
                     }
                 }
             }
-            bar.finish_and_clear();
+            drop(results);
+            drop(transferring);
             if let Some(e) = first_err {
                 return Err(e);
             }
@@ -669,19 +687,6 @@ impl Remotes {
 
     pub fn trusted(&self) -> &[PublicKey] {
         &self.trusted
-    }
-
-    fn bar(&self, total: u64, label: &str) -> indicatif::ProgressBar {
-        if !self.progress || total == 0 {
-            return indicatif::ProgressBar::hidden();
-        }
-        let bar = indicatif::ProgressBar::new(total);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
-            "{label:>12} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}}"
-        )) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
     }
 }
 

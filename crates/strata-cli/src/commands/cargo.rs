@@ -15,7 +15,7 @@ pub fn run(cli: &Cli, sub: &str, a: &CargoArgs) -> Result<ExitCode, CliError> {
     let rep = Reporter::new(cmd.verbosity());
     let mut opts = options(cli, &a.cache)?;
     if !a.cache.no_remote {
-        opts.remotes = remotes(&rep, cmd.verbosity() != strata_cargo::Verbosity::Quiet)?;
+        opts.remotes = remotes(&rep)?;
     }
     let code = strata_build::run(&cmd, &opts, &rep);
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))

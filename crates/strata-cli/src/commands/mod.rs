@@ -106,16 +106,12 @@ pub fn options(cli: &Cli, cache: &CacheArgs) -> Result<Options, CliError> {
 
 /// The configured remotes. A bad configuration is an error (bad input); a remote that cannot
 /// be set up is one warning and the build goes on with the local store.
-pub fn remotes(
-    rep: &Reporter,
-    progress: bool,
-) -> Result<Option<Arc<strata_remote::Remotes>>, CliError> {
+pub fn remotes(rep: &Reporter) -> Result<Option<Arc<strata_remote::Remotes>>, CliError> {
     let cfg = strata_remote::Config::load()?;
     if cfg.remotes.is_empty() {
         return Ok(None);
     }
-    let progress = progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    match strata_remote::Remotes::new(&cfg, progress) {
+    match strata_remote::Remotes::new(&cfg) {
         Ok(r) => Ok(Some(Arc::new(r))),
         Err(e) => {
             rep.warn(&format!("{e}\n  building with the local store only"));

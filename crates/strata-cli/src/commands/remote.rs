@@ -86,7 +86,7 @@ fn check(deep: bool) -> Result<ExitCode, CliError> {
         println!("no remotes configured (STRATA_REMOTE or [[remote]] in the config file)");
         return Ok(ExitCode::SUCCESS);
     }
-    let remotes = strata_remote::Remotes::new(&cfg, false)?;
+    let remotes = strata_remote::Remotes::new(&cfg)?;
     let mut ok = true;
     for (r, res) in remotes.check() {
         let mode = if r.push { "pull+push" } else { "pull" };
@@ -182,7 +182,7 @@ fn gc(
         ))
     })?;
     let cfg = strata_remote::Config::load()?;
-    let remotes = strata_remote::Remotes::new(&cfg, false)?;
+    let remotes = strata_remote::Remotes::new(&cfg)?;
     // gc is maintenance by whoever holds the push token: the publish policy, which decides
     // whether this run's builds push, has no say here.
     if !remotes.remotes().iter().any(|r| r.push) {

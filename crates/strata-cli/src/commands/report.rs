@@ -144,7 +144,7 @@ fn listed_size(cfg: &strata_remote::Config, r: &strata_remote::RemoteEntry) -> S
         remotes: vec![r.clone()],
         ..cfg.clone()
     };
-    let usage = strata_remote::Remotes::new(&one, false)
+    let usage = strata_remote::Remotes::new(&one)
         .map_err(|e| e.to_string())
         .and_then(|rs| {
             rs.usage()
