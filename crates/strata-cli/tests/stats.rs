@@ -224,6 +224,37 @@ fn records_stats_and_the_report_page_on_real_builds() {
         "{html}"
     );
 
+    // Several remotes: each line has its own remote's size, and one that does not answer
+    // says so on its own line only.
+    let served2 = w.path("served2");
+    std::fs::create_dir_all(served2.join("blobs/00")).unwrap();
+    for i in 0..2 {
+        let name = format!("blobs/00/{}{i}.zst", "0".repeat(63));
+        std::fs::write(served2.join(name), vec![0u8; 1024]).unwrap();
+    }
+    let server2 = serve::Serve::start(&served2);
+    let down = "http://127.0.0.1:9/";
+    let all = format!("{} {} {down} {}", remote.display(), server.url, server2.url);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strata"));
+    c.args(["report", "-o", page.to_str().unwrap()]);
+    w.prepare(&mut c, &clone_dir);
+    c.env(env[0].0, env[0].1)
+        .env(env[1].0, env[1].1)
+        .env("STRATA_REMOTE", &all)
+        .env("STRATA_REMOTE_TOKEN", serve::PUSH_TOKEN);
+    common::finish(c).ok();
+    let html = std::fs::read_to_string(&page).unwrap();
+    let lines: Vec<&str> = html
+        .split("<li><code>")
+        .skip(1)
+        .map(|l| l.split("</li>").next().unwrap_or(l))
+        .collect();
+    assert_eq!(lines.len(), 4, "{html}");
+    assert!(lines[0].contains("2 files, 3.9 KiB"), "{}", lines[0]);
+    assert!(lines[1].contains("1 objects, 2.9 KiB"), "{}", lines[1]);
+    assert!(lines[2].contains("cannot list it: "), "{}", lines[2]);
+    assert!(lines[3].contains("2 objects, 2.0 KiB"), "{}", lines[3]);
+
     // A store that is a Nix build's output records nothing.
     let nix_top = w.path("nix-build-top");
     std::fs::create_dir_all(&nix_top).unwrap();

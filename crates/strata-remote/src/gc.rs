@@ -312,22 +312,19 @@ fn is_young(now: SystemTime, t: Option<SystemTime>, grace: Duration) -> bool {
 }
 
 impl Remotes {
-    /// Run gc on every remote that takes pushes (the others are not this machine's to prune).
-    /// One result per remote, in order.
     /// What each remote holds of strata's objects (its listing, as gc sees it; a `strata serve`
-    /// remote lists only with the push token).
+    /// remote lists only with the push token). One result per remote, in order.
     pub fn usage(&self) -> Vec<(&Remote, Result<Usage, RemoteError>)> {
-        self.remotes
-            .iter()
-            .map(|r| {
-                (
-                    r,
-                    self.rt.block_on(async { Ok(inventory(r).await?.usage()) }),
-                )
-            })
-            .collect()
+        self.remotes.iter().map(|r| (r, self.usage_of(r))).collect()
     }
 
+    /// What one remote (one of [`Remotes::remotes`]) holds, as [`Remotes::usage`] says it.
+    pub fn usage_of(&self, r: &Remote) -> Result<Usage, RemoteError> {
+        self.rt.block_on(async { Ok(inventory(r).await?.usage()) })
+    }
+
+    /// Run gc on every remote that takes pushes (the others are not this machine's to prune).
+    /// One result per remote, in order.
     pub fn gc(&self, opts: &GcOptions) -> Vec<(&Remote, Result<GcReport, RemoteError>)> {
         self.remotes
             .iter()

@@ -109,10 +109,11 @@ fn remote_section() -> String {
             "<p id=\"remote\">No remote cache configured.</p>".to_string()
         }
         Ok(cfg) => {
+            let listed = listed_usage(&cfg);
             let mut s = String::from("<ul id=\"remote\">");
-            for r in &cfg.remotes {
-                let size = match &r.spec.backend {
-                    strata_remote::Backend::Fs { dir } => match dir_size(dir) {
+            for (r, usage) in cfg.remotes.iter().zip(listed) {
+                let size = match (&r.spec.backend, usage) {
+                    (strata_remote::Backend::Fs { dir }, _) => match dir_size(dir) {
                         Ok((files, bytes)) => format!(
                             "<span class=\"remote-size\">{files} files, {}</span>",
                             human_bytes(bytes)
@@ -123,7 +124,15 @@ fn remote_section() -> String {
                             esc(&e.to_string())
                         ),
                     },
-                    _ => listed_size(&cfg, r),
+                    (_, Some(Ok(u))) => format!(
+                        "<span class=\"remote-size\">{} objects, {}</span>",
+                        u.objects,
+                        human_bytes(u.bytes)
+                    ),
+                    (_, Some(Err(e))) => {
+                        format!("<span class=\"warn\">cannot list it: {}</span>", esc(&e))
+                    }
+                    (_, None) => "<span class=\"warn\">cannot list it: no remote</span>".into(),
                 };
                 let _ = write!(
                     s,
@@ -137,30 +146,47 @@ fn remote_section() -> String {
     }
 }
 
-/// The size of a remote that is not a directory, from its listing (S3, Redis, WebDAV, and
-/// `strata serve` with the push token), as `strata remote gc` sees it.
-fn listed_size(cfg: &strata_remote::Config, r: &strata_remote::RemoteEntry) -> String {
+/// What each configured remote that is not a directory holds, from its listing (S3, Redis,
+/// WebDAV, and `strata serve` with the push token), as `strata remote gc` sees it; `None` for
+/// directories (walked instead). One entry per remote, in order.
+fn listed_usage(cfg: &strata_remote::Config) -> Vec<Option<Result<strata_remote::Usage, String>>> {
+    let listed = |e: &strata_remote::RemoteEntry| {
+        !matches!(e.spec.backend, strata_remote::Backend::Fs { .. })
+    };
+    if !cfg.remotes.iter().any(listed) {
+        return cfg.remotes.iter().map(|_| None).collect();
+    }
+    match strata_remote::Remotes::new(cfg) {
+        // All remotes opened once, on one I/O runtime, and each asked in turn.
+        Ok(rs) => rs
+            .remotes()
+            .iter()
+            .zip(&cfg.remotes)
+            .map(|(r, e)| listed(e).then(|| rs.usage_of(r).map_err(|e| e.to_string())))
+            .collect(),
+        // One remote that cannot be set up fails the whole set: each is opened alone, so that
+        // only the line of the remote at fault says so and the others are still listed.
+        Err(_) => cfg
+            .remotes
+            .iter()
+            .map(|e| listed(e).then(|| usage_alone(cfg, e)))
+            .collect(),
+    }
+}
+
+fn usage_alone(
+    cfg: &strata_remote::Config,
+    r: &strata_remote::RemoteEntry,
+) -> Result<strata_remote::Usage, String> {
     let one = strata_remote::Config {
         remotes: vec![r.clone()],
         ..cfg.clone()
     };
-    let usage = strata_remote::Remotes::new(&one)
-        .map_err(|e| e.to_string())
-        .and_then(|rs| {
-            rs.usage()
-                .into_iter()
-                .next()
-                .map(|(_, u)| u.map_err(|e| e.to_string()))
-                .unwrap_or_else(|| Err("no remote".to_string()))
-        });
-    match usage {
-        Ok(u) => format!(
-            "<span class=\"remote-size\">{} objects, {}</span>",
-            u.objects,
-            human_bytes(u.bytes)
-        ),
-        Err(e) => format!("<span class=\"warn\">cannot list it: {}</span>", esc(&e)),
-    }
+    let rs = strata_remote::Remotes::new(&one).map_err(|e| e.to_string())?;
+    rs.remotes()
+        .first()
+        .map(|r| rs.usage_of(r).map_err(|e| e.to_string()))
+        .unwrap_or_else(|| Err("no remote".to_string()))
 }
 
 /// Files and bytes under `dir` (symlinks are not followed).
