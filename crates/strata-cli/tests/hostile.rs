@@ -88,7 +88,14 @@ impl Hostile {
             .filter(|e| e.file_type().is_file())
             .map(|e| e.into_path())
             .collect();
-        blobs.sort();
+        // The smallest: sent for a blob it is not, it is never refused by size before its hash is
+        // checked (what the wrong-bytes test is about).
+        blobs.sort_by_key(|p| {
+            (
+                std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                p.clone(),
+            )
+        });
         let decoy = blobs
             .first()
             .map(|p| std::fs::read(p).unwrap())
