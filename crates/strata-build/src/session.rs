@@ -166,18 +166,21 @@ impl Session {
         let toolchain_cache = (!strata_store::in_nix_build()).then(|| ToolchainCache {
             dir: store.cache_dir("toolchain"),
         });
-        let (first, toolchain) = std::thread::scope(|scope| {
+        // And the cache entry this directory used last is read and parsed meanwhile.
+        let (first, toolchain, prefetched) = std::thread::scope(|scope| {
             let toolchain =
                 scope.spawn(|| Toolchain::detect_cached(&cwd, toolchain_cache.as_ref()));
+            let prefetched = scope.spawn(|| cache.as_ref().and_then(|c| run.prefetch(c)));
             let first = run.output(cache.is_some());
             let toolchain = toolchain
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (first, toolchain)
+            let prefetched = prefetched.join().ok().flatten();
+            (first, toolchain, prefetched)
         });
         let toolchain = toolchain?;
         let (mut ws, outcome) = match &cache {
-            Some(cache) => run.load_cached(first, &toolchain.id(), cache)?,
+            Some(cache) => run.load_cached(first, &toolchain.id(), cache, prefetched)?,
             None => (Workspace::from_output(&first?)?, CacheOutcome::Miss),
         };
         rep.detail(match outcome {

@@ -111,7 +111,41 @@ pub(crate) fn watched_files(
     files
 }
 
+/// The name of the file that holds the key a directory, its arguments and environment used
+/// last (without the toolchain, which is asked at the same time as the prefetch runs).
+pub(crate) fn last_name(cwd: &Path, args: &[String], envs: &[(String, String)]) -> String {
+    let mut h = blake3::Hasher::new();
+    let mut field = |b: &[u8]| {
+        h.update(&(b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    field(FORMAT.as_bytes());
+    field(cwd.to_string_lossy().as_bytes());
+    for a in args {
+        field(a.as_bytes());
+    }
+    for (k, v) in envs {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    format!("last-{}", &h.finalize().to_hex()[..32])
+}
+
 impl MetadataCache {
+    /// The key recorded under `name` ([`last_name`]).
+    pub(crate) fn last(&self, name: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.dir.join(name)).ok()?;
+        let key = text.trim();
+        (key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit())).then(|| key.to_string())
+    }
+
+    /// Record `key` under `name`, when it is not there already (best effort: only speed).
+    pub(crate) fn set_last(&self, name: &str, key: &str) {
+        if self.last(name).as_deref() != Some(key) {
+            let _ = strata_fs::write_atomic(&self.dir.join(name), key);
+        }
+    }
+
     fn entries(&self) -> strata_fs::WatchedCache {
         strata_fs::WatchedCache::new(&self.dir, FORMAT)
     }

@@ -250,11 +250,15 @@ impl MetadataRun<'_> {
     /// `no_deps` is this run's `output(true)`, made by the caller (beside other work);
     /// `toolchain` names the cargo and rustc in use. A cache that cannot be read or written only
     /// costs the full `cargo metadata`.
+    ///
+    /// `prefetched` is what [`MetadataRun::prefetch`] read meanwhile: used when its key is this
+    /// run's, so a hit need not read and parse the entry after `cargo metadata --no-deps`.
     pub fn load_cached(
         &self,
         no_deps: Result<Vec<u8>, WorkspaceError>,
         toolchain: &str,
         cache: &MetadataCache,
+        prefetched: Option<Prefetched>,
     ) -> Result<(Workspace, CacheOutcome), WorkspaceError> {
         let Ok(no_deps) = no_deps else {
             // The full run says what is wrong, as it would without a cache.
@@ -267,15 +271,41 @@ impl MetadataRun<'_> {
         let mut args = self.args.to_vec();
         args.push(toolchain.to_string());
         let key = cache::key(self.cwd, &args, &env, &no_deps);
+        let last = cache::last_name(self.cwd, self.args, &env);
+        if let Some(p) = prefetched
+            && p.key == key
+        {
+            return Ok((p.ws, CacheOutcome::Hit));
+        }
         if let Some(bytes) = cache.get(&key)
             && let Ok(ws) = Workspace::from_output(&bytes)
         {
+            cache.set_last(&last, &key);
             return Ok((ws, CacheOutcome::Hit));
         }
         let bytes = self.output(false)?;
         let ws = Workspace::from_output(&bytes)?;
         let files = cache::watched_files(&ws.metadata, self.cwd, &env);
-        let _ = cache.put(&key, &files, &bytes);
+        if cache.put(&key, &files, &bytes).is_ok() {
+            cache.set_last(&last, &key);
+        }
         Ok((ws, CacheOutcome::Miss))
     }
+
+    /// The workspace of the cache entry this directory, these arguments and this environment
+    /// used last, if its watched files are unchanged: read and parsed while `cargo metadata
+    /// --no-deps` runs (whose output, part of the key, says whether it still holds).
+    pub fn prefetch(&self, cache: &MetadataCache) -> Option<Prefetched> {
+        let env = cache::relevant_env(self.envs);
+        let key = cache.last(&cache::last_name(self.cwd, self.args, &env))?;
+        let bytes = cache.get(&key)?;
+        let ws = Workspace::from_output(&bytes).ok()?;
+        Some(Prefetched { key, ws })
+    }
+}
+
+/// A cache entry read ahead by [`MetadataRun::prefetch`].
+pub struct Prefetched {
+    key: String,
+    ws: Workspace,
 }

@@ -68,7 +68,9 @@ impl Fixture {
             args: &args,
             envs: &[],
         };
-        run.load_cached(run.output(true), toolchain, &self.cache)
+        // As strata runs it: the last entry read ahead, used only when its key is this run's.
+        let prefetched = run.prefetch(&self.cache);
+        run.load_cached(run.output(true), toolchain, &self.cache, prefetched)
             .expect("workspace loads")
     }
 
@@ -103,6 +105,30 @@ fn an_unchanged_workspace_is_read_from_the_cache_and_comes_out_the_same() {
     assert_eq!(first.target_dir, second.target_dir);
     assert_eq!(first.local, second.local);
     assert_eq!(first.metadata, second.metadata);
+}
+
+#[test]
+fn the_entry_read_ahead_is_the_last_one_used_while_its_watched_files_are_unchanged() {
+    let f = fixture();
+    let cargo = cargo();
+    let args = vec!["--offline".to_string()];
+    let run = MetadataRun {
+        cargo: &cargo,
+        cwd: &f.ws,
+        args: &args,
+        envs: &[],
+    };
+    assert!(run.prefetch(&f.cache).is_none(), "nothing used yet");
+    f.load();
+    assert!(run.prefetch(&f.cache).is_some());
+    // Another toolchain's entry is now the last one; the first one's key is not read ahead.
+    assert_eq!(
+        f.load_with(&["--offline"], "toolchain-y").1,
+        CacheOutcome::Miss
+    );
+    assert_eq!(f.load().1, CacheOutcome::Hit);
+    write(&f.ws.join("Cargo.lock"), "# edited\n");
+    assert!(run.prefetch(&f.cache).is_none(), "a watched file changed");
 }
 
 #[test]
@@ -163,9 +189,11 @@ fn a_new_target_file_a_lock_edit_and_a_new_config_file_are_misses() {
 fn a_corrupt_or_truncated_entry_is_a_miss_and_is_written_again() {
     let f = fixture();
     let (first, _) = f.load();
+    // (Beside it: the name of the entry last used, for reading it ahead.)
     let entries: Vec<PathBuf> = std::fs::read_dir(&f.cache.dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "metadata"))
         .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     let entry = &entries[0];
