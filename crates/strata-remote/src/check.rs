@@ -220,42 +220,13 @@ fn blob_problem(id: &ObjectId, data: &[u8]) -> Option<String> {
 mod tests {
     use std::sync::Arc;
 
-    use strata_store::{Entry, FileTime, MANIFEST_FORMAT, Store};
+    use strata_store::Store;
 
     use super::*;
     use crate::config::{Config, RemoteEntry};
     use crate::sign::SecretKey;
     use crate::spec::{Backend, RemoteSpec};
-
-    fn layer(store: &Store, key: &str, files: &[&[u8]]) -> ObjectId {
-        let entries = files
-            .iter()
-            .enumerate()
-            .map(|(i, content)| {
-                let put = store.put_bytes(content).unwrap();
-                Entry {
-                    path: format!("debug/f{i}"),
-                    mtime: FileTime { secs: 1, nanos: 0 },
-                    kind: EntryKind::File {
-                        blob: put.id,
-                        size: content.len() as u64,
-                        executable: false,
-                    },
-                }
-            })
-            .collect();
-        let m = Manifest {
-            format: MANIFEST_FORMAT,
-            kind: "crates".into(),
-            key: key.into(),
-            parent: None,
-            created_unix_secs: 1,
-            entries,
-            sources: vec![],
-            meta: Default::default(),
-        };
-        store.put_manifest(&m).unwrap()
-    }
+    use crate::testing::layer;
 
     fn reasons(r: &DeepReport) -> Vec<String> {
         r.problems.iter().map(|p| p.to_string()).collect()

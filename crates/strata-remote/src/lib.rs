@@ -33,6 +33,8 @@ pub mod policy;
 mod progress;
 pub mod sign;
 pub mod spec;
+#[cfg(test)]
+mod testing;
 
 pub use backend::{
     FS_TMP_DIR, Listed, MAX_OBJECT, Objects, SERVE_LIST_PATH, init_tls, list_operator,

@@ -52,12 +52,13 @@ impl Drop for Transferring<'_> {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use strata_store::{Entry, EntryKind, FileTime, MANIFEST_FORMAT, Manifest, ObjectId, Store};
+    use strata_store::{ObjectId, Store};
 
     use super::*;
     use crate::config::{Config, RemoteEntry};
     use crate::sign::SecretKey;
     use crate::spec::{Backend, RemoteSpec};
+    use crate::testing::layer;
     use crate::{Remotes, blob_key};
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,34 +105,6 @@ mod tests {
             .collect();
         done.sort_unstable();
         (*total, done)
-    }
-
-    fn layer(store: &Store, key: &str, files: &[&[u8]]) -> ObjectId {
-        let entries = files
-            .iter()
-            .enumerate()
-            .map(|(i, content)| Entry {
-                path: format!("debug/f{i}"),
-                mtime: FileTime { secs: 1, nanos: 0 },
-                kind: EntryKind::File {
-                    blob: store.put_bytes(content).unwrap().id,
-                    size: content.len() as u64,
-                    executable: false,
-                },
-            })
-            .collect();
-        store
-            .put_manifest(&Manifest {
-                format: MANIFEST_FORMAT,
-                kind: "crates".into(),
-                key: key.into(),
-                parent: None,
-                created_unix_secs: 1,
-                entries,
-                sources: vec![],
-                meta: Default::default(),
-            })
-            .unwrap()
     }
 
     #[test]
