@@ -42,6 +42,17 @@ pub(crate) fn key(
     envs: &[(String, String)],
     no_deps: &[u8],
 ) -> String {
+    digest(cwd, args, envs, Some(no_deps)).to_hex().to_string()
+}
+
+/// The fields of a key, each with its length: the directory, the arguments, the environment and,
+/// when given, `cargo metadata --no-deps`'s output.
+fn digest(
+    cwd: &Path,
+    args: &[String],
+    envs: &[(String, String)],
+    no_deps: Option<&[u8]>,
+) -> blake3::Hash {
     let mut h = blake3::Hasher::new();
     let mut field = |b: &[u8]| {
         h.update(&(b.len() as u64).to_le_bytes());
@@ -56,8 +67,10 @@ pub(crate) fn key(
         field(k.as_bytes());
         field(v.as_bytes());
     }
-    field(no_deps);
-    h.finalize().to_hex().to_string()
+    if let Some(out) = no_deps {
+        field(out);
+    }
+    h.finalize()
 }
 
 /// The environment cargo reads that could change its metadata: `CARGO*` (home, target dir,
@@ -114,21 +127,7 @@ pub(crate) fn watched_files(
 /// The name of the file that holds the key a directory, its arguments and environment used
 /// last (without the toolchain, which is asked at the same time as the prefetch runs).
 pub(crate) fn last_name(cwd: &Path, args: &[String], envs: &[(String, String)]) -> String {
-    let mut h = blake3::Hasher::new();
-    let mut field = |b: &[u8]| {
-        h.update(&(b.len() as u64).to_le_bytes());
-        h.update(b);
-    };
-    field(FORMAT.as_bytes());
-    field(cwd.to_string_lossy().as_bytes());
-    for a in args {
-        field(a.as_bytes());
-    }
-    for (k, v) in envs {
-        field(k.as_bytes());
-        field(v.as_bytes());
-    }
-    format!("last-{}", &h.finalize().to_hex()[..32])
+    format!("last-{}", &digest(cwd, args, envs, None).to_hex()[..32])
 }
 
 impl MetadataCache {
