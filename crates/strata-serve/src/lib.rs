@@ -197,7 +197,7 @@ fn unauthorized(what: &str) -> Response {
         .into_response()
 }
 
-fn backend_error(e: opendal::Error) -> Response {
+fn backend_error(e: impl std::fmt::Display) -> Response {
     tracing::warn!("backend: {e}");
     (StatusCode::BAD_GATEWAY, format!("backend error: {e}\n")).into_response()
 }
@@ -289,10 +289,7 @@ async fn list_objects(
             strata_remote::listing_json(&items),
         )
             .into_response(),
-        Err(e) => {
-            tracing::warn!("backend: {e}");
-            (StatusCode::BAD_GATEWAY, format!("backend error: {e}\n")).into_response()
-        }
+        Err(e) => backend_error(e),
     }
 }
 
